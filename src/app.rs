@@ -1,0 +1,359 @@
+//! From the command line to an exit code. Everything that needs no engine (config, plan,
+//! prompts, `list`) happens first, synchronously; what needs the engine runs under a
+//! supervisor that turns SIGINT and SIGTERM into a clean teardown.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+
+use clap::Parser;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::cli::{Cli, Command, Options, TaskLine};
+use crate::config::{self, ArgSpec, Config};
+use crate::error::{AppError, Signal};
+use crate::events::{Reporters, Verdict};
+use crate::exit;
+use crate::plan::{self, Plan};
+use crate::report::{Human, Json, Junit};
+use crate::run::{Cancel, RunOptions, run_plan, start_service};
+use crate::runtime::{Engine, Registry};
+
+/// Work that needs the Docker engine, prepared and ready to go.
+enum Job {
+    Task {
+        config: Box<Config>,
+        plan: Plan,
+        options: Options,
+    },
+    Clean {
+        all: bool,
+    },
+    Shell {
+        config: Box<Config>,
+        command: Vec<String>,
+        options: Options,
+    },
+}
+
+/// How long a run may take to tear down after a signal before it is cut short.
+const GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+pub(crate) fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::PASSED
+            };
+        }
+    };
+    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+        console::set_colors_enabled(false);
+        console::set_colors_enabled_stderr(false);
+    }
+    let job = match prepare(cli) {
+        Ok(Some(job)) => job,
+        Ok(None) => return exit::PASSED,
+        Err(e) => return report_error(&e),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            return report_error(&AppError::Io {
+                action: "starting the async runtime".into(),
+                source: e,
+            });
+        }
+    };
+    runtime.block_on(supervise(job))
+}
+
+fn report_error(e: &AppError) -> i32 {
+    let color = console::colors_enabled_stderr();
+    let mut stderr = std::io::stderr();
+    let _ = stderr.write_all(e.render(color).as_bytes());
+    e.exit_code()
+}
+
+/// Parses, loads and plans; `list` is answered here. Prompts for missing arguments happen
+/// here too, before any signal handler exists, so Ctrl-C at a prompt simply quits.
+fn prepare(cli: Cli) -> Result<Option<Job>, AppError> {
+    let options = cli.options;
+    match cli.command {
+        Some(Command::List) => {
+            list(&load(&options)?, options.json());
+            Ok(None)
+        }
+        Some(Command::Clean { all }) => Ok(Some(Job::Clean { all })),
+        Some(Command::Shell { command }) => Ok(Some(Job::Shell {
+            config: Box::new(load(&options)?),
+            command,
+            options,
+        })),
+        Some(Command::Run { task, args }) => prepare_task(options, &task, &args).map(Some),
+        Some(Command::Task(words)) => {
+            let Some((task, rest)) = words.split_first() else {
+                return Err(AppError::usage("no task given", None));
+            };
+            let line = TaskLine::try_parse_from(
+                std::iter::once(format!("devloop {task}")).chain(rest.iter().cloned()),
+            )
+            .map_err(|e| {
+                if !e.use_stderr() {
+                    let _ = e.print();
+                    std::process::exit(exit::PASSED);
+                }
+                AppError::usage(
+                    e.to_string()
+                        .trim_start_matches("error: ")
+                        .trim()
+                        .to_owned(),
+                    None,
+                )
+            })?;
+            prepare_task(options.merge(line.options), task, &line.args).map(Some)
+        }
+        None => {
+            let config = load(&options)?;
+            if config.tasks.contains_key("default") {
+                return prepare_task(options, "default", &[]).map(Some);
+            }
+            list(&config, options.json());
+            Err(AppError::usage(
+                "no task given",
+                Some("devloop TASK [ARGS]; see devloop --help".into()),
+            ))
+        }
+    }
+}
+
+fn load(options: &Options) -> Result<Config, AppError> {
+    let path = match &options.file {
+        Some(file) => file.clone(),
+        None => {
+            let start = match &options.directory {
+                Some(dir) => dir.clone(),
+                None => std::env::current_dir().map_err(|source| AppError::Io {
+                    action: "reading the current directory".into(),
+                    source,
+                })?,
+            };
+            config::find(&start)?
+        }
+    };
+    Ok(config::load(&path)?)
+}
+
+fn prepare_task(options: Options, name: &str, given: &[String]) -> Result<Job, AppError> {
+    let config = load(&options)?;
+    let task = plan::find_task(&config, name)?;
+    let args = plan::bind_args(task, given, &mut prompt)?;
+    let plan = plan::plan(&config, task, args)?;
+    Ok(Job::Task {
+        config: Box::new(config),
+        plan,
+        options,
+    })
+}
+
+/// Asks for a missing argument when a person is there to answer.
+fn prompt(arg: &ArgSpec) -> Option<String> {
+    if !std::io::stdin().is_terminal() {
+        return None;
+    }
+    let question = arg.prompt.clone().unwrap_or_else(|| arg.name.clone());
+    let default = arg
+        .default
+        .as_ref()
+        .map(|d| format!(" [{d}]"))
+        .unwrap_or_default();
+    let mut stderr = std::io::stderr();
+    let _ = write!(stderr, "{question}{default}: ");
+    let _ = stderr.flush();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).ok()?;
+    Some(line.trim().to_owned())
+}
+
+fn list(config: &Config, json: bool) {
+    let mut out = std::io::stdout().lock();
+    if json {
+        for task in config.tasks.values() {
+            let args: Vec<&str> = task.args.iter().map(|a| a.name.as_str()).collect();
+            let deps: Vec<&str> = task.deps.iter().map(|d| d.get_ref().as_str()).collect();
+            let line = serde_json::json!({
+                "event": "task", "name": task.name, "description": task.description,
+                "args": args, "deps": deps,
+            });
+            let _ = writeln!(out, "{line}");
+        }
+        return;
+    }
+    let usage: Vec<(String, &str)> = config
+        .tasks
+        .values()
+        .map(|task| {
+            let mut usage = task.name.clone();
+            for arg in &task.args {
+                usage.push_str(&format!(" {}", arg.name.to_uppercase()));
+            }
+            (usage, task.description.as_deref().unwrap_or(""))
+        })
+        .collect();
+    let width = usage.iter().map(|(u, _)| u.len()).max().unwrap_or(0);
+    for (usage, description) in usage {
+        let _ = writeln!(out, "devloop {usage:width$}  # {description}");
+    }
+}
+
+/// Runs the job; on SIGINT or SIGTERM asks it to stop, and cuts it short if it does not
+/// within the grace period (or on a second signal). Containers are removed either way.
+async fn supervise(job: Job) -> i32 {
+    let (Ok(mut sigint), Ok(mut sigterm)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return report_error(&AppError::usage("cannot install signal handlers", None));
+    };
+    let registry = Registry::default();
+    let (cancel_tx, cancel) = Cancel::new();
+    let mut work = tokio::spawn(execute(job, registry.clone(), cancel));
+    let mut received: Option<Signal> = None;
+    let mut deadline: Option<tokio::time::Instant> = None;
+    let result = loop {
+        let timer = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        let signal = tokio::select! {
+            result = &mut work => break result,
+            _ = sigint.recv() => Signal::Int,
+            _ = sigterm.recv() => Signal::Term,
+            () = timer => {
+                work.abort();
+                continue;
+            }
+        };
+        if received.is_some() {
+            work.abort();
+        } else {
+            received = Some(signal);
+            deadline = Some(tokio::time::Instant::now() + GRACE);
+            let _ = cancel_tx.send(Some(signal));
+        }
+    };
+    registry.remove_all().await;
+    match result {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => report_error(&e),
+        Err(join) if join.is_panic() => {
+            eprintln!("error: devloop crashed (this is a bug); its containers were removed");
+            exit::ENVIRONMENT
+        }
+        Err(_) => report_error(&AppError::Interrupted(received.unwrap_or(Signal::Int))),
+    }
+}
+
+async fn execute(job: Job, registry: Registry, cancel: Cancel) -> Result<i32, AppError> {
+    match job {
+        Job::Task {
+            config,
+            plan,
+            options,
+        } => {
+            let mut reporters = reporters(&options);
+            let run_options = RunOptions {
+                keep: options.keep,
+                fail_fast: options.fail_fast,
+                pull: options.pull.map(Into::into),
+                mount_source: None,
+            };
+            let verdict = run_plan(
+                &config,
+                &plan,
+                &run_options,
+                &mut reporters,
+                &registry,
+                &cancel,
+            )
+            .await;
+            reporters.finish().map_err(|source| AppError::Io {
+                action: "writing the report".into(),
+                source,
+            })?;
+            Ok(match verdict? {
+                Verdict::Passed => exit::PASSED,
+                _ => exit::CHECK_FAILED,
+            })
+        }
+        Job::Clean { all } => {
+            let engine = Engine::connect().await?;
+            let swept = crate::runtime::clean(&engine, all).await?;
+            for container in &swept {
+                println!(
+                    "removed {} (project {}: {})",
+                    container.name, container.project, container.why
+                );
+            }
+            if swept.is_empty() {
+                println!("nothing to clean");
+            }
+            Ok(exit::PASSED)
+        }
+        Job::Shell {
+            config,
+            command,
+            options,
+        } => {
+            let Some(service) = &config.service else {
+                return Err(AppError::usage(
+                    "this project declares no [service] to open a shell in",
+                    None,
+                ));
+            };
+            let mut reporters = reporters(&Options {
+                format: None,
+                junit: None,
+                ..options.clone()
+            });
+            let run_options = RunOptions {
+                pull: options.pull.map(Into::into),
+                ..RunOptions::default()
+            };
+            let running = start_service(
+                &config,
+                service,
+                "shell",
+                &run_options,
+                &mut reporters,
+                &registry,
+                &cancel,
+            )
+            .await?;
+            let status = crate::shell::attach(&running, &command).await;
+            running.guard.remove().await?;
+            Ok(i32::try_from(status?).unwrap_or(exit::ENVIRONMENT))
+        }
+    }
+}
+
+fn reporters(options: &Options) -> Reporters {
+    let mut reporters = Reporters::default();
+    if options.json() {
+        reporters.add(Box::new(Json::new(std::io::stdout())));
+    } else {
+        reporters.add(Box::new(Human::new(options.verbose)));
+    }
+    if let Some(path) = &options.junit {
+        reporters.add(Box::new(Junit::new(PathBuf::from(path))));
+    }
+    reporters
+}

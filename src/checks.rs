@@ -1,0 +1,430 @@
+//! Running one planned step: a DNS query against the published port, a command in the
+//! container, or a command on the host, judged against what the step expects.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::config::ContainerPort;
+use crate::dns::{self, Query, Transport};
+use crate::events::CheckOutcome;
+use crate::plan::{Action, CommandCheck, DnsCheck, HostCommand, PlannedStep};
+use crate::runtime::{ContainerGuard, ExecOutput, ImageInfo};
+
+/// How many log lines a failure shows.
+const LOG_TAIL: usize = 12;
+
+/// What a step may use.
+pub(crate) struct Context<'a> {
+    pub container: Option<&'a ContainerGuard>,
+    pub image: Option<&'a ImageInfo>,
+    /// The project root: host commands run there.
+    pub root: &'a Path,
+}
+
+/// What a check found, before it is stamped with name and time.
+struct Finding {
+    passed: bool,
+    detail: String,
+    asked: String,
+    got: String,
+    command: String,
+}
+
+pub(crate) async fn run_step(step: &PlannedStep, cx: &Context<'_>) -> CheckOutcome {
+    let started = Instant::now();
+    let finding = match &step.action {
+        Action::Dns(check) => dns_check(check, cx).await,
+        Action::Exec(check) => exec_check(check, cx).await,
+        Action::Method { method, check } => method_check(method, check, cx).await,
+        Action::Host(command) => host_command(command, cx).await,
+    };
+    let duration = started.elapsed();
+    let log_tail = match (finding.passed, step.action.needs_service(), cx.container) {
+        (false, true, Some(container)) => container.log_tail(LOG_TAIL).await,
+        _ => Vec::new(),
+    };
+    CheckOutcome {
+        task: step.task.clone(),
+        name: step.name.clone(),
+        passed: finding.passed,
+        duration,
+        detail: finding.detail,
+        asked: finding.asked,
+        got: finding.got,
+        command: finding.command,
+        log_tail,
+    }
+}
+
+fn unpublished(port: ContainerPort, asked: String) -> Finding {
+    Finding {
+        passed: false,
+        detail: format!("port {port} is not published; add it to the service's ports"),
+        asked,
+        got: String::new(),
+        command: String::new(),
+    }
+}
+
+async fn dns_check(check: &DnsCheck, cx: &Context<'_>) -> Finding {
+    let asked = format!("{} {} over {}", check.kind, check.name, check.port);
+    let Some(container) = cx.container else {
+        return unpublished(check.port, asked);
+    };
+    let (udp, tcp) = if check.port.udp {
+        (
+            container.address(check.port),
+            container.twin_address(check.port),
+        )
+    } else {
+        (
+            container.twin_address(check.port),
+            container.address(check.port),
+        )
+    };
+    if udp.is_none() && tcp.is_none() {
+        return unpublished(check.port, asked);
+    }
+    let transport = match (check.transport, udp, tcp) {
+        (_, None, Some(_)) => Transport::Tcp,
+        (Transport::Tcp, _, None) => return unpublished(check.port, asked),
+        (t, _, _) => t,
+    };
+    let query = Query {
+        name: check.name.clone(),
+        kind: check.kind,
+        udp,
+        tcp,
+        transport,
+        timeout: check.timeout,
+    };
+    let command = dns::dig_command(&query);
+    match dns::query(&query).await {
+        Err(e) => Finding {
+            passed: false,
+            detail: e.to_string(),
+            asked,
+            got: "no answer".to_owned(),
+            command,
+        },
+        Ok(answer) => {
+            let got = dns::describe(&answer);
+            match dns::evaluate(&check.expect, &answer, check.kind) {
+                Ok(()) => Finding {
+                    passed: true,
+                    detail: got.lines().collect::<Vec<_>>().join("; "),
+                    asked,
+                    got,
+                    command,
+                },
+                Err(mismatch) => Finding {
+                    passed: false,
+                    detail: format!("expected {}, got {}", mismatch.expected, mismatch.got),
+                    asked,
+                    got,
+                    command,
+                },
+            }
+        }
+    }
+}
+
+/// Judges a command's exit status and output against the check.
+fn judge(check: &CommandCheck, status: i64, output: &str, timed_out: bool) -> (bool, String) {
+    if timed_out {
+        return (false, format!("did not finish within {:?}", check.timeout));
+    }
+    if status != check.status {
+        let last = output
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        let tail = if last.is_empty() {
+            String::new()
+        } else {
+            format!(": {last}")
+        };
+        return (
+            false,
+            format!("exit status {status}, expected {}{tail}", check.status),
+        );
+    }
+    if let Some(pattern) = &check.pattern {
+        if !pattern.0.is_match(output) {
+            return (false, format!("output does not match /{pattern}/"));
+        }
+    }
+    if let Some(pattern) = &check.no_match {
+        if let Some(line) = output.lines().find(|l| pattern.0.is_match(l)) {
+            return (false, format!("output matches /{pattern}/: {line}"));
+        }
+    }
+    let summary = output
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    (
+        true,
+        format!(
+            "exit status {status}{}",
+            if summary.is_empty() {
+                String::new()
+            } else {
+                format!(": {summary}")
+            }
+        ),
+    )
+}
+
+async fn exec_in(container: &ContainerGuard, check: &CommandCheck, argv: &[String]) -> Finding {
+    let asked = format!("run in the container: {}", shell_words(argv));
+    let mut command = String::from("docker exec");
+    for (k, v) in &check.env {
+        command.push_str(&format!(" -e {}", quote(&format!("{k}={v}"))));
+    }
+    command.push_str(&format!(" {} {}", container.name, shell_words(argv)));
+    match container.exec(argv, &check.env, check.timeout).await {
+        Err(e) => Finding {
+            passed: false,
+            detail: e.to_string(),
+            asked,
+            got: String::new(),
+            command,
+        },
+        Ok(ExecOutput {
+            status,
+            output,
+            timed_out,
+        }) => {
+            let (passed, detail) = judge(check, status, &output, timed_out);
+            Finding {
+                passed,
+                detail,
+                asked,
+                got: output.trim_end().to_owned(),
+                command,
+            }
+        }
+    }
+}
+
+async fn exec_check(check: &CommandCheck, cx: &Context<'_>) -> Finding {
+    match cx.container {
+        Some(container) => exec_in(container, check, &check.argv).await,
+        None => no_container(&check.argv),
+    }
+}
+
+fn no_container(argv: &[String]) -> Finding {
+    Finding {
+        passed: false,
+        detail: "no service container is running".to_owned(),
+        asked: shell_words(argv),
+        got: String::new(),
+        command: String::new(),
+    }
+}
+
+async fn method_check(method: &str, check: &CommandCheck, cx: &Context<'_>) -> Finding {
+    let (Some(container), Some(image)) = (cx.container, cx.image) else {
+        return no_container(&[method.to_owned()]);
+    };
+    let Some(command) = image.method(method) else {
+        return Finding {
+            passed: false,
+            detail: format!(
+                "image {} declares no {method} method (ENV {method}_METHOD or LABEL devloop.method.{})",
+                image.name,
+                method.to_lowercase()
+            ),
+            asked: format!("the image's {method} method"),
+            got: String::new(),
+            command: format!("docker inspect {}", image.name),
+        };
+    };
+    // A method is a path, or a command line meant for a shell (as `docker exec` users
+    // write it in the image's metadata).
+    let argv = if command.contains(char::is_whitespace) {
+        vec!["sh".to_owned(), "-c".to_owned(), command]
+    } else {
+        vec![command]
+    };
+    exec_in(container, check, &argv).await
+}
+
+async fn host_command(host: &HostCommand, cx: &Context<'_>) -> Finding {
+    let check = &host.check;
+    let asked = match &host.script {
+        Some(script) => format!("sh -c {}", quote(script)),
+        None => shell_words(&check.argv),
+    };
+    let Some((program, args)) = check.argv.split_first() else {
+        return no_container(&check.argv);
+    };
+    let mut command = tokio::process::Command::new(program);
+    command
+        .args(args)
+        .current_dir(cx.root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for (k, v) in &check.env {
+        command.env(k, v);
+    }
+    if let Some(container) = cx.container {
+        command.env("DEVLOOP_CONTAINER", &container.name);
+        for (port, host_port) in &container.ports {
+            command.env(
+                format!("DEVLOOP_PORT_{}_{}", port.port, port.proto().to_uppercase()),
+                host_port.to_string(),
+            );
+        }
+    }
+    let output = match command.spawn() {
+        Err(e) => {
+            return Finding {
+                passed: false,
+                detail: format!("cannot run {program}: {e}"),
+                asked: asked.clone(),
+                got: String::new(),
+                command: asked,
+            };
+        }
+        Ok(child) => tokio::time::timeout(check.timeout, child.wait_with_output()).await,
+    };
+    let (status, text, timed_out) = match output {
+        Err(_) => (-1, String::new(), true),
+        Ok(Err(e)) => (-1, e.to_string(), false),
+        Ok(Ok(out)) => {
+            let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+            text.push_str(&String::from_utf8_lossy(&out.stderr));
+            (i64::from(out.status.code().unwrap_or(-1)), text, false)
+        }
+    };
+    let (passed, detail) = judge(check, status, &text, timed_out);
+    Finding {
+        passed,
+        detail,
+        asked: asked.clone(),
+        got: text.trim_end().to_owned(),
+        command: asked,
+    }
+}
+
+/// The log lines that fail a run even when every check passed (`service.fail_on_log`).
+pub(crate) fn log_complaints(lines: &[String], patterns: &[crate::config::Pattern]) -> Vec<String> {
+    lines
+        .iter()
+        .filter(|line| patterns.iter().any(|p| p.0.is_match(line)))
+        .cloned()
+        .collect()
+}
+
+pub(crate) fn log_check(
+    task: &str,
+    container: &str,
+    complaints: Vec<String>,
+    duration: Duration,
+) -> CheckOutcome {
+    let passed = complaints.is_empty();
+    CheckOutcome {
+        task: task.to_owned(),
+        name: "service log".to_owned(),
+        passed,
+        duration,
+        detail: if passed {
+            "no complaints in the service's log".to_owned()
+        } else {
+            format!(
+                "the service complained {} time(s): {}",
+                complaints.len(),
+                complaints[0]
+            )
+        },
+        asked: "log lines matching service.fail_on_log".to_owned(),
+        got: complaints.join("\n"),
+        command: format!("docker logs {container}"),
+        log_tail: Vec::new(),
+    }
+}
+
+/// Quotes a word for a POSIX shell, only when it needs it.
+pub(crate) fn quote(word: &str) -> String {
+    let safe = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));
+    if safe {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+pub(crate) fn shell_words(argv: &[String]) -> String {
+    argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Pattern;
+
+    fn check(status: i64, pattern: Option<&str>) -> CommandCheck {
+        CommandCheck {
+            argv: vec![],
+            env: vec![],
+            status,
+            pattern: pattern.map(|p| Pattern(regex::Regex::new(p).expect("regex"))),
+            no_match: None,
+            timeout: Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn commands_are_judged_by_status_then_output() {
+        assert!(judge(&check(0, None), 0, "ok", false).0);
+        let (passed, detail) = judge(&check(0, None), 1, "zone x: bad\n", false);
+        assert!(!passed);
+        assert_eq!(detail, "exit status 1, expected 0: zone x: bad");
+        assert!(!judge(&check(0, Some("loaded")), 0, "nothing", false).0);
+        assert!(judge(&check(0, Some("loaded")), 0, "zone loaded", false).0);
+        assert!(!judge(&check(0, None), 0, "", true).0);
+    }
+
+    #[test]
+    fn quoting_makes_pasteable_commands() {
+        assert_eq!(quote("sh8.example.com"), "sh8.example.com");
+        assert_eq!(quote("a b"), "'a b'");
+        assert_eq!(quote("it's"), "'it'\\''s'");
+        assert_eq!(quote("$(touch x)"), "'$(touch x)'");
+    }
+
+    #[tokio::test]
+    async fn host_commands_get_arguments_as_environment_not_text() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let marker = dir.path().join("pwned");
+        let hostile = format!("$(touch {})", marker.display());
+        let step = HostCommand {
+            check: CommandCheck {
+                argv: vec!["sh".into(), "-c".into(), "printf '%s' \"$host\"".into()],
+                env: vec![("host".into(), hostile.clone())],
+                ..check(0, None)
+            },
+            script: Some("printf '%s' \"$host\"".into()),
+        };
+        let cx = Context {
+            container: None,
+            image: None,
+            root: dir.path(),
+        };
+        let finding = host_command(&step, &cx).await;
+        assert!(finding.passed, "{}", finding.detail);
+        assert_eq!(finding.got, hostile);
+        assert!(!marker.exists(), "the argument was executed");
+    }
+}

@@ -1,0 +1,171 @@
+//! The command line as typed: parsed by clap, no I/O. `devloop TASK [ARGS]` runs a task
+//! from `devloop.toml`; the words below are devloop's own commands.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::PullPolicy;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "devloop",
+    version,
+    about = "Test a service's production image against your working tree, and leave nothing behind.",
+    after_help = "Run `devloop list` to see the project's tasks, then `devloop TASK [ARGS]`.\n\
+                  Exit codes: 0 passed, 1 a check failed, 2 usage or config error, 3 environment failed.",
+    disable_help_subcommand = true,
+    subcommand_value_name = "TASK|COMMAND",
+    subcommand_help_heading = "Commands (any other word is a task from devloop.toml)"
+)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub options: Options,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Options that apply wherever they are written: before or after the task.
+#[derive(Debug, Clone, Default, Args)]
+pub(crate) struct Options {
+    /// Run as if started in DIR.
+    #[arg(short = 'C', long = "directory", value_name = "DIR", global = true)]
+    pub directory: Option<PathBuf>,
+    /// Use this devloop.toml instead of searching upwards for one.
+    #[arg(short = 'f', long = "file", value_name = "FILE", global = true)]
+    pub file: Option<PathBuf>,
+    /// Show the equivalent dig / docker exec command of every check, and more detail.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Output format: human-readable, or JSON Lines (one event per line) on stdout.
+    #[arg(long, value_enum, global = true, value_name = "FORMAT")]
+    pub format: Option<Format>,
+    /// Also write a JUnit XML report to FILE.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub junit: Option<PathBuf>,
+    /// Leave the container running when a check fails, and say how to get into it.
+    #[arg(long, global = true)]
+    pub keep: bool,
+    /// Stop at the first failing check.
+    #[arg(long, global = true)]
+    pub fail_fast: bool,
+    /// When to pull the service image (overrides service.pull).
+    #[arg(long, value_enum, global = true, value_name = "POLICY")]
+    pub pull: Option<PullArg>,
+}
+
+impl Options {
+    /// Combines options given before the task with those given after it.
+    pub(crate) fn merge(self, later: Options) -> Options {
+        Options {
+            directory: later.directory.or(self.directory),
+            file: later.file.or(self.file),
+            verbose: self.verbose || later.verbose,
+            format: later.format.or(self.format),
+            junit: later.junit.or(self.junit),
+            keep: self.keep || later.keep,
+            fail_fast: self.fail_fast || later.fail_fast,
+            pull: later.pull.or(self.pull),
+        }
+    }
+
+    pub(crate) fn json(&self) -> bool {
+        self.format == Some(Format::Json)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum PullArg {
+    Missing,
+    Always,
+    Never,
+}
+
+impl From<PullArg> for PullPolicy {
+    fn from(p: PullArg) -> Self {
+        match p {
+            PullArg::Missing => PullPolicy::Missing,
+            PullArg::Always => PullPolicy::Always,
+            PullArg::Never => PullPolicy::Never,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// List the project's tasks with their arguments and descriptions.
+    List,
+    /// Run a task (the same as `devloop TASK`; use it for a task named like a command).
+    Run { task: String, args: Vec<String> },
+    /// Remove containers left by killed runs, and those kept by --keep.
+    Clean {
+        /// Also remove the containers of runs that are still going.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Start the service container as a task would, and open a shell in it.
+    Shell {
+        /// The command to run instead of an interactive `sh`.
+        #[arg(last = true)]
+        command: Vec<String>,
+    },
+    #[command(external_subcommand)]
+    Task(Vec<String>),
+}
+
+/// What follows a task name: its arguments, and options written after it.
+#[derive(Debug, Parser)]
+#[command(
+    name = "devloop TASK",
+    disable_help_flag = false,
+    disable_version_flag = true
+)]
+pub(crate) struct TaskLine {
+    #[command(flatten)]
+    pub options: Options,
+    /// The task's arguments, by position or as name=value.
+    pub args: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_after_the_task_are_parsed() {
+        let cli = Cli::try_parse_from([
+            "devloop",
+            "-v",
+            "test:host",
+            "sh8.example.com",
+            "--format",
+            "json",
+        ])
+        .expect("parse");
+        let Some(Command::Task(words)) = cli.command else {
+            panic!("expected a task");
+        };
+        assert_eq!(words[0], "test:host");
+        let line = TaskLine::try_parse_from(
+            std::iter::once("devloop test:host".to_owned()).chain(words[1..].iter().cloned()),
+        )
+        .expect("task line");
+        let options = cli.options.merge(line.options);
+        assert!(options.verbose);
+        assert!(options.json());
+        assert_eq!(line.args, ["sh8.example.com"]);
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+        TaskLine::command().debug_assert();
+    }
+}

@@ -1,0 +1,133 @@
+//! The errors that end a command, each with its exit code, rendered in one place.
+
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, NamedSource, SourceSpan};
+
+use crate::config::ConfigError;
+use crate::exit;
+use crate::plan::PlanError;
+use crate::runtime::RuntimeError;
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum AppError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("{message}")]
+    Usage {
+        message: String,
+        help: Option<String>,
+    },
+    #[error("{action}: {source}")]
+    Io {
+        action: String,
+        source: std::io::Error,
+    },
+    #[error("interrupted by {0}; the run's containers were removed")]
+    Interrupted(Signal),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Signal {
+    Int,
+    Term,
+}
+
+impl std::fmt::Display for Signal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Signal::Int => "SIGINT",
+            Signal::Term => "SIGTERM",
+        })
+    }
+}
+
+impl AppError {
+    pub(crate) fn usage(message: impl Into<String>, help: Option<String>) -> Self {
+        AppError::Usage {
+            message: message.into(),
+            help,
+        }
+    }
+
+    pub(crate) fn exit_code(&self) -> i32 {
+        match self {
+            AppError::Config(_) | AppError::Plan(_) | AppError::Usage { .. } => exit::USAGE,
+            AppError::Runtime(_) | AppError::Io { .. } => exit::ENVIRONMENT,
+            AppError::Interrupted(Signal::Int) => exit::INTERRUPTED,
+            AppError::Interrupted(Signal::Term) => exit::TERMINATED,
+        }
+    }
+
+    fn help(&self) -> Option<String> {
+        match self {
+            AppError::Config(e) => e.help(),
+            AppError::Plan(e) => e.help(),
+            AppError::Runtime(e) => e.help(),
+            AppError::Usage { help, .. } => help.clone(),
+            AppError::Io { .. } | AppError::Interrupted(_) => None,
+        }
+    }
+
+    /// The message for stderr: a source excerpt with a caret for config errors, the
+    /// container's last log lines for a service that died.
+    pub(crate) fn render(&self, color: bool) -> String {
+        if let AppError::Config(ConfigError::Invalid {
+            path,
+            message,
+            help,
+            span,
+            source_text,
+            line,
+            column,
+        }) = self
+        {
+            let diagnostic = SourceDiagnostic {
+                message: format!("{}:{line}:{column}: {message}", path.display()),
+                code: NamedSource::new(path.display().to_string(), source_text.clone()),
+                span: (span.start, span.len()).into(),
+                help: help.clone(),
+            };
+            let theme = if color {
+                GraphicalTheme::unicode()
+            } else {
+                GraphicalTheme::unicode_nocolor()
+            };
+            let mut out = String::new();
+            if GraphicalReportHandler::new_themed(theme)
+                .render_report(&mut out, &diagnostic)
+                .is_ok()
+            {
+                return out;
+            }
+        }
+        let mut out = format!("error: {self}\n");
+        if let AppError::Runtime(e) = self {
+            let tail = e.log_tail();
+            if !tail.is_empty() {
+                out.push_str("container log (last lines):\n");
+                for line in tail {
+                    out.push_str(&format!("  | {line}\n"));
+                }
+            }
+        }
+        if let Some(help) = self.help() {
+            out.push_str(&format!("help: {help}\n"));
+        }
+        out
+    }
+}
+
+#[derive(Debug, thiserror::Error, Diagnostic)]
+#[error("{message}")]
+struct SourceDiagnostic {
+    message: String,
+    #[source_code]
+    code: NamedSource<String>,
+    #[label("here")]
+    span: SourceSpan,
+    #[help]
+    help: Option<String>,
+}

@@ -1,0 +1,740 @@
+//! Tasks expand to a plan: prerequisites first, arguments bound and checked, every step
+//! concrete. Pure: no Docker, no network, no terminal.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use crate::config::{
+    ArgKind, ArgSpec, Config, ContainerPort, ExpectSpec, Pattern, RblList, StepSpec, Task, closest,
+};
+use crate::dns::{self, Expectation, RecordKind, Transport};
+
+/// What the user asked for: a task and its arguments as typed.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Invocation {
+    pub task: String,
+    /// Positional values, in the order of the task's `args`, or `name=value`.
+    pub args: Vec<String>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub task: String,
+    pub steps: Vec<PlannedStep>,
+    /// The bound arguments, for reports and for host commands' environment.
+    pub args: BTreeMap<String, String>,
+}
+
+impl Plan {
+    /// Whether any step needs the service's container.
+    pub(crate) fn needs_service(&self) -> bool {
+        self.steps.iter().any(|s| s.action.needs_service())
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct PlannedStep {
+    /// The task that declared the step (a prerequisite's steps carry its name).
+    pub task: String,
+    pub name: String,
+    pub action: Action,
+    /// A prerequisite's step: when it fails, the tasks that depend on it do not run.
+    pub prerequisite: bool,
+}
+
+#[derive(Debug)]
+pub(crate) enum Action {
+    Dns(DnsCheck),
+    Exec(CommandCheck),
+    /// Run the image's declared lifecycle method (e.g. VALIDATE) in the container.
+    Method {
+        method: String,
+        check: CommandCheck,
+    },
+    Host(HostCommand),
+}
+
+impl Action {
+    pub(crate) fn needs_service(&self) -> bool {
+        !matches!(self, Action::Host(_))
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct DnsCheck {
+    pub name: String,
+    pub kind: RecordKind,
+    pub port: ContainerPort,
+    pub transport: Transport,
+    pub expect: Vec<Expectation>,
+    pub timeout: Duration,
+}
+
+/// A command with the result it must give: in the container (`exec`) or on the host.
+#[derive(Debug, Clone)]
+pub(crate) struct CommandCheck {
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub status: i64,
+    pub pattern: Option<Pattern>,
+    pub no_match: Option<Pattern>,
+    pub timeout: Duration,
+}
+
+#[derive(Debug)]
+pub(crate) struct HostCommand {
+    pub check: CommandCheck,
+    /// For `sh` steps, the script (run as `sh -c SCRIPT`); task arguments are in `env`.
+    pub script: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PlanError {
+    #[error("no task named `{name}`")]
+    UnknownTask {
+        name: String,
+        suggestion: Option<String>,
+        known: Vec<String>,
+    },
+    #[error("task `{task}` needs the argument `{arg}`")]
+    MissingArgument { task: String, arg: String },
+    #[error("task `{task}` takes {takes} argument(s), got {got}: {extra:?} is one too many")]
+    TooManyArguments {
+        task: String,
+        takes: usize,
+        got: usize,
+        extra: String,
+    },
+    #[error("invalid {arg} {value:?}: {reason}")]
+    BadArgument {
+        arg: String,
+        value: String,
+        reason: String,
+    },
+    #[error("tasks depend on each other in a circle: {0}")]
+    Cycle(String),
+    #[error("step `{step}` of task `{task}`: {reason}")]
+    BadStep {
+        task: String,
+        step: String,
+        reason: String,
+    },
+}
+
+impl PlanError {
+    pub(crate) fn help(&self) -> Option<String> {
+        match self {
+            PlanError::UnknownTask {
+                suggestion, known, ..
+            } => suggestion
+                .as_ref()
+                .map(|s| format!("did you mean `{s}`?"))
+                .or_else(|| Some(format!("known tasks: {}", known.join(", ")))),
+            PlanError::MissingArgument { task, arg } => {
+                Some(format!("devloop {task} <{arg}>  (or {arg}=VALUE)"))
+            }
+            _ => None,
+        }
+    }
+}
+
+const DEFAULT_DNS_TIMEOUT: Duration = Duration::from_secs(2);
+const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub(crate) fn find_task<'a>(config: &'a Config, name: &str) -> Result<&'a Task, PlanError> {
+    config
+        .tasks
+        .get(name)
+        .ok_or_else(|| PlanError::UnknownTask {
+            name: name.to_owned(),
+            suggestion: closest(name, config.tasks.keys().map(String::as_str)).map(str::to_owned),
+            known: config.tasks.keys().cloned().collect(),
+        })
+}
+
+/// Binds the typed values to the task's arguments. A missing value is asked of `ask`
+/// (a prompt on a terminal), then taken from the default; every value is checked.
+pub(crate) fn bind_args(
+    task: &Task,
+    given: &[String],
+    ask: &mut dyn FnMut(&ArgSpec) -> Option<String>,
+) -> Result<BTreeMap<String, String>, PlanError> {
+    let mut bound = BTreeMap::new();
+    let mut positional = Vec::new();
+    for value in given {
+        match value.split_once('=') {
+            Some((name, v)) if task.args.iter().any(|a| a.name == name) => {
+                bound.insert(name.to_owned(), v.to_owned());
+            }
+            _ => positional.push(value.clone()),
+        }
+    }
+    let mut positional = positional.into_iter();
+    for arg in &task.args {
+        if bound.contains_key(&arg.name) {
+            continue;
+        }
+        if let Some(v) = positional.next() {
+            bound.insert(arg.name.clone(), v);
+        }
+    }
+    if let Some(extra) = positional.next() {
+        return Err(PlanError::TooManyArguments {
+            task: task.name.clone(),
+            takes: task.args.len(),
+            got: given.len(),
+            extra,
+        });
+    }
+    for arg in &task.args {
+        if !bound.contains_key(&arg.name) {
+            let value = ask(arg)
+                .filter(|v| !v.is_empty())
+                .or_else(|| arg.default.clone())
+                .ok_or_else(|| PlanError::MissingArgument {
+                    task: task.name.clone(),
+                    arg: arg.name.clone(),
+                })?;
+            bound.insert(arg.name.clone(), value);
+        }
+        check_arg(arg, &bound[&arg.name])?;
+    }
+    Ok(bound)
+}
+
+fn check_arg(arg: &ArgSpec, value: &str) -> Result<(), PlanError> {
+    let bad = |reason: String| PlanError::BadArgument {
+        arg: arg.name.clone(),
+        value: value.to_owned(),
+        reason,
+    };
+    if value.chars().any(char::is_control) {
+        return Err(bad("control characters are not allowed".into()));
+    }
+    match arg.kind {
+        ArgKind::Text => Ok(()),
+        ArgKind::Host => dns::validate_name(value).map_err(|e| bad(e.to_string())),
+        ArgKind::Ipv4 => value
+            .parse::<Ipv4Addr>()
+            .map(|_| ())
+            .map_err(|_| bad("not an IPv4 address such as 192.0.2.1".into())),
+        ArgKind::Address => {
+            if value.parse::<Ipv4Addr>().is_ok() {
+                Ok(())
+            } else {
+                dns::validate_name(value).map_err(|e| bad(e.to_string()))
+            }
+        }
+    }
+}
+
+/// Expands `task` with its bound arguments into the steps to run, prerequisites first.
+pub(crate) fn plan(
+    config: &Config,
+    task: &Task,
+    args: BTreeMap<String, String>,
+) -> Result<Plan, PlanError> {
+    let mut order = Vec::new();
+    visit(config, task, &mut Vec::new(), &mut order)?;
+    let mut steps = Vec::new();
+    for name in &order {
+        let current = &config.tasks[name.as_str()];
+        let prerequisite = current.name != task.name;
+        for step in &current.steps {
+            let expanded = expand_step(config, current, step.get_ref(), &args)?;
+            steps.extend(expanded.into_iter().map(|(name, action)| PlannedStep {
+                task: current.name.clone(),
+                name,
+                action,
+                prerequisite,
+            }));
+        }
+    }
+    Ok(Plan {
+        task: task.name.clone(),
+        steps,
+        args,
+    })
+}
+
+/// Depth-first over prerequisites; each task once, before the tasks that need it.
+fn visit(
+    config: &Config,
+    task: &Task,
+    path: &mut Vec<String>,
+    order: &mut Vec<String>,
+) -> Result<(), PlanError> {
+    if order.contains(&task.name) {
+        return Ok(());
+    }
+    if path.contains(&task.name) {
+        path.push(task.name.clone());
+        return Err(PlanError::Cycle(path.join(" -> ")));
+    }
+    path.push(task.name.clone());
+    for dep in &task.deps {
+        // validated at load time: every dependency exists
+        if let Some(dep_task) = config.tasks.get(dep.get_ref()) {
+            visit(config, dep_task, path, order)?;
+        }
+    }
+    path.pop();
+    order.push(task.name.clone());
+    Ok(())
+}
+
+fn expand_step(
+    config: &Config,
+    task: &Task,
+    step: &StepSpec,
+    args: &BTreeMap<String, String>,
+) -> Result<Vec<(String, Action)>, PlanError> {
+    if let Some(check) = &step.check {
+        let referenced = config
+            .checks
+            .get(check)
+            .map(|s| s.get_ref())
+            .ok_or_else(|| PlanError::BadStep {
+                task: task.name.clone(),
+                step: check.clone(),
+                reason: "no such check".into(),
+            })?;
+        let mut expanded = expand_step(config, task, referenced, args)?;
+        if let [(name, _)] = expanded.as_mut_slice() {
+            *name = step
+                .name
+                .clone()
+                .or_else(|| referenced.name.clone())
+                .unwrap_or_else(|| check.clone());
+        }
+        return Ok(expanded);
+    }
+    let bad_step = |reason: String| PlanError::BadStep {
+        task: task.name.clone(),
+        step: step.name.clone().unwrap_or_else(|| step.kind().to_owned()),
+        reason,
+    };
+    let fill = |text: &str| substitute(text, args);
+    let dns_name = |text: &str| -> Result<String, PlanError> {
+        let name = fill(text);
+        dns::validate_name(&name).map_err(|e| blame_argument(text, args, &name, e.to_string()))?;
+        Ok(name)
+    };
+
+    if step.dns.is_some() || step.rbl.is_some() {
+        let (name, kind) = if let Some(text) = &step.dns {
+            let kind = step.record.map_or(RecordKind::A, |r| r.0);
+            (dns_name(text)?, kind)
+        } else {
+            let subject = fill(step.rbl.as_deref().unwrap_or_default());
+            let zone = fill(step.zone.as_deref().unwrap_or_default());
+            let name = dns::rbl_name(&subject, &zone).map_err(|e| {
+                blame_argument(
+                    step.rbl.as_deref().unwrap_or_default(),
+                    args,
+                    &subject,
+                    e.to_string(),
+                )
+            })?;
+            (name, RecordKind::A)
+        };
+        let expect = expectations(step)?;
+        let label = step
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{name} {kind}"));
+        let check = DnsCheck {
+            port: dns_port(config, step).map_err(bad_step)?,
+            transport: transport(step),
+            timeout: step.timeout.map_or(DEFAULT_DNS_TIMEOUT, |t| t.0),
+            name,
+            kind,
+            expect,
+        };
+        return Ok(vec![(label, Action::Dns(check))]);
+    }
+    if let Some(zone) = &step.rfc5782 {
+        let zone = fill(zone);
+        let port = dns_port(config, step).map_err(bad_step)?;
+        let (listed, unlisted) = match step.list.unwrap_or(RblList::Ipv4) {
+            RblList::Ipv4 => ("127.0.0.2", "127.0.0.1"),
+            RblList::Domain => ("test", "invalid"),
+        };
+        let base = step.name.clone().unwrap_or_else(|| "RFC 5782".to_owned());
+        let mut out = Vec::new();
+        for (subject, expect) in [
+            (
+                listed,
+                vec![Expectation::AnyOf(vec!["127.0.0.2".to_owned()])],
+            ),
+            (unlisted, vec![Expectation::NxDomain]),
+        ] {
+            let name = dns::rbl_name(subject, &zone).map_err(|e| bad_step(e.to_string()))?;
+            let verdict = if expect.len() == 1 && matches!(expect[0], Expectation::NxDomain) {
+                "not listed"
+            } else {
+                "listed"
+            };
+            out.push((
+                format!("{base}: {subject} {verdict}"),
+                Action::Dns(DnsCheck {
+                    name,
+                    kind: RecordKind::A,
+                    port,
+                    transport: transport(step),
+                    expect,
+                    timeout: step.timeout.map_or(DEFAULT_DNS_TIMEOUT, |t| t.0),
+                }),
+            ));
+        }
+        return Ok(out);
+    }
+    let command = |argv: &[String], timeout| CommandCheck {
+        argv: argv.iter().map(|a| fill(a)).collect(),
+        env: step
+            .env
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        status: step.status.unwrap_or(0),
+        pattern: step.pattern.clone(),
+        no_match: step.no_match.clone(),
+        timeout,
+    };
+    let timeout = step.timeout.map_or(DEFAULT_COMMAND_TIMEOUT, |t| t.0);
+    if let Some(argv) = &step.exec {
+        if argv.is_empty() {
+            return Err(bad_step("`exec` needs a command".into()));
+        }
+        let check = command(argv, timeout);
+        let label = step.name.clone().unwrap_or_else(|| check.argv.join(" "));
+        return Ok(vec![(label, Action::Exec(check))]);
+    }
+    if let Some(method) = &step.method {
+        let label = step
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{} method", method.to_uppercase()));
+        return Ok(vec![(
+            label,
+            Action::Method {
+                method: method.to_uppercase(),
+                check: command(&[], timeout),
+            },
+        )]);
+    }
+    let mut check = if let Some(argv) = &step.run {
+        if argv.is_empty() {
+            return Err(bad_step("`run` needs a command".into()));
+        }
+        command(argv, timeout)
+    } else {
+        command(&["sh".to_owned(), "-c".to_owned()], timeout)
+    };
+    // Arguments reach host commands as environment variables, never as shell text.
+    check
+        .env
+        .extend(args.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let script = step.sh.clone();
+    if let Some(script) = &script {
+        check.argv.push(script.clone());
+    }
+    let label = step.name.clone().unwrap_or_else(|| match &script {
+        Some(s) => s.lines().next().unwrap_or_default().to_owned(),
+        None => check.argv.join(" "),
+    });
+    Ok(vec![(label, Action::Host(HostCommand { check, script }))])
+}
+
+/// A name that is not a valid DNS name is the user's argument's fault when one went into it.
+fn blame_argument(
+    template: &str,
+    args: &BTreeMap<String, String>,
+    name: &str,
+    reason: String,
+) -> PlanError {
+    let used = crate::config::placeholders(template);
+    match used.first().and_then(|arg| args.get(arg).map(|v| (arg, v))) {
+        Some((arg, value)) => PlanError::BadArgument {
+            arg: arg.clone(),
+            value: value.clone(),
+            reason: format!("it would make the DNS name {name:?}, which is invalid: {reason}"),
+        },
+        None => PlanError::BadArgument {
+            arg: "name".into(),
+            value: name.to_owned(),
+            reason,
+        },
+    }
+}
+
+/// Replaces `{arg}` with the argument's value; `{{` and `}}` stand for braces.
+pub(crate) fn substitute(text: &str, args: &BTreeMap<String, String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(['{', '}']) {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if tail.starts_with("{{") || tail.starts_with("}}") {
+            out.push_str(&tail[..1]);
+            rest = &tail[2..];
+            continue;
+        }
+        if let Some(close) = tail.find('}').filter(|_| tail.starts_with('{')) {
+            let name = &tail[1..close];
+            if let Some(value) = args.get(name) {
+                out.push_str(value);
+                rest = &tail[close + 1..];
+                continue;
+            }
+        }
+        out.push_str(&tail[..1]);
+        rest = &tail[1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn transport(step: &StepSpec) -> Transport {
+    if step.tcp == Some(true) {
+        Transport::Tcp
+    } else {
+        Transport::UdpThenTcp
+    }
+}
+
+/// The container port a DNS step asks: its own, the readiness probe's, or the service's
+/// first UDP port.
+fn dns_port(config: &Config, step: &StepSpec) -> Result<ContainerPort, String> {
+    if let Some(port) = step.port {
+        return Ok(port);
+    }
+    let service = config
+        .service
+        .as_ref()
+        .ok_or("a DNS check needs a [service]")?;
+    let from_ready = service.ready.as_ref().and_then(|r| r.get_ref().dns);
+    from_ready
+        .or_else(|| service.ports.iter().copied().find(|p| p.udp))
+        .or_else(|| service.ports.first().copied())
+        .ok_or_else(|| {
+            "no port to ask: set `port` on the step or `ports` on the service".to_owned()
+        })
+}
+
+fn expectations(step: &StepSpec) -> Result<Vec<Expectation>, PlanError> {
+    let mut out = Vec::new();
+    match &step.expect {
+        Some(ExpectSpec::One(word)) => out.push(match word.to_ascii_lowercase().as_str() {
+            "nxdomain" => Expectation::NxDomain,
+            "nodata" => Expectation::NoData,
+            "answer" | "listed" => Expectation::Answered,
+            _ => Expectation::Records(vec![word.clone()]),
+        }),
+        Some(ExpectSpec::Many(records)) => out.push(Expectation::Records(records.clone())),
+        None => {}
+    }
+    if let Some(any) = &step.any_of {
+        out.push(Expectation::AnyOf(any.clone()));
+    }
+    if let Some(pattern) = &step.pattern {
+        out.push(Expectation::Pattern(pattern.0.clone()));
+    }
+    if let Some(rcode) = &step.rcode {
+        out.push(Expectation::Rcode(rcode.to_ascii_uppercase()));
+    }
+    if let Some(ttl) = step.ttl {
+        out.push(Expectation::Ttl(ttl));
+    }
+    if step.rbl.is_some() {
+        out.push(if step.listed.unwrap_or(true) {
+            Expectation::Answered
+        } else {
+            Expectation::NxDomain
+        });
+    }
+    if out.is_empty() {
+        out.push(Expectation::Answered);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config;
+    use std::path::Path;
+
+    fn load(text: &str) -> Config {
+        config::parse(Path::new("devloop.toml"), text.to_owned()).expect("valid config")
+    }
+
+    const CONFIG: &str = r#"
+[service]
+image = "rbl"
+ports = ["5301/udp"]
+
+[check.reason]
+dns = "{host}.senderhost.bl.rbl"
+type = "TXT"
+match = "spam"
+
+[task.prepare]
+steps = [{ run = ["true"] }]
+
+[task."test:host"]
+deps = ["prepare"]
+args = [{ name = "host", prompt = "Host name to test" }]
+steps = [
+  { name = "black list", dns = "{host}.senderhost.bl.rbl", type = "A", expect = ["127.0.0.2"] },
+  { check = "reason" },
+  { name = "white list", dns = "{host}.senderhost.wl.rbl", expect = "nxdomain" },
+  { name = "echo", sh = "echo \"$host\"" },
+]
+
+[task.ip]
+args = [{ name = "ip", kind = "ipv4" }]
+steps = [{ rbl = "{ip}", zone = "ip.bl.rbl", listed = false }, { rfc5782 = "ip.bl.rbl" }]
+
+[task.loop-a]
+deps = ["loop-b"]
+[task.loop-b]
+deps = ["loop-a"]
+"#;
+
+    fn no_prompt(_: &ArgSpec) -> Option<String> {
+        None
+    }
+
+    fn plan_for(config: &Config, task: &str, given: &[&str]) -> Result<Plan, PlanError> {
+        let task = find_task(config, task)?;
+        let given: Vec<String> = given.iter().map(|s| (*s).to_owned()).collect();
+        let args = bind_args(task, &given, &mut no_prompt)?;
+        plan(config, task, args)
+    }
+
+    #[test]
+    fn expands_prerequisites_checks_and_arguments() {
+        let config = load(CONFIG);
+        let plan = plan_for(&config, "test:host", &["sh8.mailingliststart.com"]).expect("plan");
+        let names: Vec<&str> = plan.steps.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["true", "black list", "reason", "white list", "echo"]
+        );
+        assert!(plan.steps[0].prerequisite);
+        assert!(!plan.steps[1].prerequisite);
+        let Action::Dns(check) = &plan.steps[1].action else {
+            panic!("dns step expected")
+        };
+        assert_eq!(check.name, "sh8.mailingliststart.com.senderhost.bl.rbl");
+        assert_eq!(
+            check.port,
+            ContainerPort {
+                port: 5301,
+                udp: true
+            }
+        );
+        let Action::Dns(reason) = &plan.steps[2].action else {
+            panic!("dns step expected")
+        };
+        assert_eq!(reason.kind, RecordKind::Txt);
+        let Action::Host(echo) = &plan.steps[4].action else {
+            panic!("host step expected")
+        };
+        assert_eq!(echo.check.argv, ["sh", "-c", "echo \"$host\""]);
+        assert!(
+            echo.check
+                .env
+                .contains(&("host".to_owned(), "sh8.mailingliststart.com".to_owned()))
+        );
+        assert!(plan.needs_service());
+    }
+
+    #[test]
+    fn hostile_arguments_never_become_names() {
+        let config = load(CONFIG);
+        for hostile in ["$(touch /tmp/pwned)", "a;b", "a b", "`id`", "x\ny"] {
+            match plan_for(&config, "test:host", &[hostile]) {
+                Err(PlanError::BadArgument { arg, value, .. }) => {
+                    assert_eq!(arg, "host");
+                    assert_eq!(value, hostile);
+                }
+                other => panic!("{hostile:?} was accepted: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn named_arguments_and_prompts() {
+        let config = load(CONFIG);
+        let task = find_task(&config, "test:host").expect("task");
+        let args = bind_args(task, &["host=a.example".to_owned()], &mut no_prompt).expect("bound");
+        assert_eq!(args["host"], "a.example");
+        let mut asked = Vec::new();
+        let args = bind_args(task, &[], &mut |arg: &ArgSpec| {
+            asked.push(arg.prompt.clone());
+            Some("b.example".into())
+        })
+        .expect("bound");
+        assert_eq!(args["host"], "b.example");
+        assert_eq!(asked, [Some("Host name to test".to_owned())]);
+        assert!(matches!(
+            bind_args(task, &[], &mut no_prompt),
+            Err(PlanError::MissingArgument { .. })
+        ));
+        assert!(matches!(
+            bind_args(task, &["a".into(), "b".into()], &mut no_prompt),
+            Err(PlanError::TooManyArguments { .. })
+        ));
+    }
+
+    #[test]
+    fn rbl_lookups_reverse_ipv4_octets() {
+        let config = load(CONFIG);
+        let plan = plan_for(&config, "ip", &["192.0.2.1"]).expect("plan");
+        let Action::Dns(check) = &plan.steps[0].action else {
+            panic!("dns step expected")
+        };
+        assert_eq!(check.name, "1.2.0.192.ip.bl.rbl");
+        assert!(matches!(check.expect[..], [Expectation::NxDomain]));
+        let names: Vec<&str> = plan.steps.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names[1..],
+            [
+                "RFC 5782: 127.0.0.2 listed",
+                "RFC 5782: 127.0.0.1 not listed"
+            ]
+        );
+        assert!(matches!(
+            plan_for(&config, "ip", &["sh8.example"]),
+            Err(PlanError::BadArgument { .. })
+        ));
+    }
+
+    #[test]
+    fn cycles_and_unknown_tasks_are_reported() {
+        let config = load(CONFIG);
+        match plan_for(&config, "loop-a", &[]) {
+            Err(PlanError::Cycle(path)) => assert_eq!(path, "loop-a -> loop-b -> loop-a"),
+            other => panic!("expected a cycle, got {other:?}"),
+        }
+        match plan_for(&config, "tset:host", &[]) {
+            Err(e @ PlanError::UnknownTask { .. }) => {
+                assert_eq!(e.help().as_deref(), Some("did you mean `test:host`?"));
+            }
+            other => panic!("expected unknown task, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn substitution_handles_braces() {
+        let args = BTreeMap::from([("host".to_owned(), "h".to_owned())]);
+        assert_eq!(
+            substitute("{host}.bl {{x}} {other}", &args),
+            "h.bl {x} {other}"
+        );
+    }
+}

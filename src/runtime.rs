@@ -1,0 +1,122 @@
+//! The only module that talks to Docker: the engine connection, images, the ephemeral
+//! service container and its cleanup, exec, and the sweep of leftovers.
+
+mod container;
+mod image;
+mod sweep;
+
+use std::time::Duration;
+
+use bollard::Docker;
+
+pub(crate) use container::{ContainerGuard, ExecOutput, Registry, ServiceSpec};
+pub(crate) use image::{ImageInfo, ensure_image};
+pub(crate) use sweep::{Owner, clean, sweep_leftovers};
+
+/// How long to wait for an engine to answer at all before calling it unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A connection to one Docker engine, with the address it was reached at.
+#[derive(Clone)]
+pub(crate) struct Engine {
+    pub docker: Docker,
+    pub host: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RuntimeError {
+    #[error("cannot reach the Docker engine at {host}: {reason}")]
+    Unreachable { host: String, reason: String },
+    #[error("image {image} is not available: {reason}")]
+    ImageMissing { image: String, reason: String },
+    #[error("{action} failed: {reason}")]
+    Api { action: String, reason: String },
+    #[error("the service container exited with status {status} before it was ready")]
+    Died { status: i64, log_tail: Vec<String> },
+    #[error("the service was not ready after {after:?} ({probe})")]
+    NotReady {
+        after: Duration,
+        probe: String,
+        log_tail: Vec<String>,
+    },
+    #[error("image {image} declares no {method} method")]
+    NoMethod { image: String, method: String },
+}
+
+impl RuntimeError {
+    pub(crate) fn help(&self) -> Option<String> {
+        match self {
+            RuntimeError::Unreachable { .. } => Some(
+                "start dockerd (scripts/demo and scripts/test start one), or point DOCKER_HOST at a running engine".into(),
+            ),
+            RuntimeError::ImageMissing { .. } => Some(
+                "build the image first (scripts/images builds the examples), or set pull = \"missing\"".into(),
+            ),
+            RuntimeError::NoMethod { method, .. } => Some(format!(
+                "declare it in the image as ENV {method}_METHOD=/path or LABEL devloop.method.{}=/path",
+                method.to_lowercase()
+            )),
+            _ => None,
+        }
+    }
+
+    /// The container's last log lines, when the error is about the container itself.
+    pub(crate) fn log_tail(&self) -> &[String] {
+        match self {
+            RuntimeError::Died { log_tail, .. } | RuntimeError::NotReady { log_tail, .. } => {
+                log_tail
+            }
+            _ => &[],
+        }
+    }
+}
+
+pub(crate) fn api_error(action: impl Into<String>, e: bollard::errors::Error) -> RuntimeError {
+    let reason = match e {
+        bollard::errors::Error::DockerResponseServerError { message, .. } => message,
+        other => other.to_string(),
+    };
+    RuntimeError::Api {
+        action: action.into(),
+        reason,
+    }
+}
+
+impl Engine {
+    /// Connects to `DOCKER_HOST` (or the default socket) and agrees on an API version, so
+    /// that an Engine 20.10 (API 1.41) works as well as a current one.
+    pub(crate) async fn connect() -> Result<Engine, RuntimeError> {
+        let host = std::env::var("DOCKER_HOST")
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "unix:///var/run/docker.sock".to_owned());
+        Self::connect_to(&host).await
+    }
+
+    pub(crate) async fn connect_to(host: &str) -> Result<Engine, RuntimeError> {
+        let unreachable = |reason: String| RuntimeError::Unreachable {
+            host: host.to_owned(),
+            reason,
+        };
+        let docker = Docker::connect_with_host(host).map_err(|e| unreachable(e.to_string()))?;
+        let docker = tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version())
+            .await
+            .map_err(|_| unreachable(format!("no answer within {CONNECT_TIMEOUT:?}")))?
+            .map_err(|e| unreachable(describe_connect_error(&e)))?;
+        Ok(Engine {
+            docker,
+            host: host.to_owned(),
+        })
+    }
+}
+
+fn describe_connect_error(e: &bollard::errors::Error) -> String {
+    // hyper's error chain hides the useful part (ENOENT, ECONNREFUSED) at the bottom.
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(inner) = source {
+        text = inner.to_string();
+        source = inner.source();
+    }
+    text
+}

@@ -1,0 +1,121 @@
+//! `devloop shell`: the same ephemeral container a task would get, with an interactive
+//! shell in it; removed when the shell exits.
+
+use std::io::IsTerminal;
+
+use bollard::exec::{CreateExecOptions, StartExecResults};
+use bollard::query_parameters::ResizeExecOptionsBuilder;
+use futures_util::StreamExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::error::AppError;
+use crate::run::Running;
+use crate::runtime::{RuntimeError, api_error};
+
+/// Runs `command` (default: `sh`) in the service container attached to this terminal and
+/// returns its exit status.
+pub(crate) async fn attach(running: &Running, command: &[String]) -> Result<i64, AppError> {
+    let argv = if command.is_empty() {
+        vec!["sh".to_owned()]
+    } else {
+        command.to_vec()
+    };
+    let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let docker = &running.engine.docker;
+    let exec = docker
+        .create_exec(
+            &running.guard.id,
+            CreateExecOptions {
+                cmd: Some(argv.clone()),
+                attach_stdin: Some(true),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                tty: Some(tty),
+                env: Some(vec!["TERM=xterm".to_owned()]),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| api_error(format!("exec {}", argv.join(" ")), e))?;
+    let StartExecResults::Attached {
+        mut output,
+        mut input,
+    } = docker
+        .start_exec(&exec.id, None)
+        .await
+        .map_err(|e| api_error("starting the shell", e))?
+    else {
+        return Err(RuntimeError::Api {
+            action: "starting the shell".into(),
+            reason: "the engine did not attach".into(),
+        }
+        .into());
+    };
+    let raw = if tty { RawMode::enter() } else { None };
+    if let Some((rows, cols)) = raw.as_ref().and_then(|_| terminal_size()) {
+        let options = ResizeExecOptionsBuilder::default().h(rows).w(cols).build();
+        let _ = docker.resize_exec(&exec.id, options).await;
+    }
+    let forward_input = tokio::spawn(async move {
+        let mut stdin = tokio::io::stdin();
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = stdin.read(&mut buf).await {
+            if n == 0 || input.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+            let _ = input.flush().await;
+        }
+        let _ = input.shutdown().await;
+    });
+    let mut stdout = tokio::io::stdout();
+    while let Some(Ok(chunk)) = output.next().await {
+        if stdout.write_all(&chunk.into_bytes()).await.is_err() {
+            break;
+        }
+        let _ = stdout.flush().await;
+    }
+    forward_input.abort();
+    drop(raw);
+    let status = docker
+        .inspect_exec(&exec.id)
+        .await
+        .ok()
+        .and_then(|i| i.exit_code)
+        .unwrap_or(0);
+    Ok(status)
+}
+
+fn terminal_size() -> Option<(i32, i32)> {
+    let (rows, cols) = console::Term::stdout().size_checked()?;
+    Some((i32::from(rows), i32::from(cols)))
+}
+
+/// The terminal in raw mode for as long as this lives, so keys reach the shell as typed.
+struct RawMode(libc::termios);
+
+impl RawMode {
+    fn enter() -> Option<RawMode> {
+        // SAFETY: tcgetattr/tcsetattr on stdin with a termios owned by this frame.
+        unsafe {
+            let mut saved: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(libc::STDIN_FILENO, &mut saved) != 0 {
+                return None;
+            }
+            let mut raw = saved;
+            libc::cfmakeraw(&mut raw);
+            if libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &raw) != 0 {
+                return None;
+            }
+            Some(RawMode(saved))
+        }
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        // SAFETY: restores the attributes saved by `enter`.
+        unsafe {
+            libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &self.0);
+        }
+    }
+}
