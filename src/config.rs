@@ -22,16 +22,12 @@ pub(crate) const FILE_NAME: &str = "devloop.toml";
 /// A loaded, validated `devloop.toml`.
 #[derive(Debug)]
 pub(crate) struct Config {
-    /// The file itself.
-    pub path: PathBuf,
     /// The directory holding the file: the project's work tree, mounted into the service.
     pub root: PathBuf,
-    pub source: String,
     pub project: String,
     pub service: Option<Service>,
     pub checks: BTreeMap<String, Spanned<StepSpec>>,
     pub tasks: BTreeMap<String, Task>,
-    pub watch: WatchSpec,
 }
 
 #[derive(Debug, Deserialize)]
@@ -43,8 +39,6 @@ struct RawFile {
     check: BTreeMap<String, Spanned<StepSpec>>,
     #[serde(default)]
     task: BTreeMap<Spanned<String>, TaskSpec>,
-    #[serde(default)]
-    watch: WatchSpec,
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,7 +68,6 @@ pub(crate) struct Service {
     #[serde(default)]
     pub ports: Vec<ContainerPort>,
     pub ready: Option<Spanned<ReadySpec>>,
-    pub reload: Option<ReloadSpec>,
     /// Log lines that fail the run even when every check passed: a daemon that skips a bad
     /// zone line keeps answering, so its complaint is the only trace of the mistake.
     #[serde(default)]
@@ -147,28 +140,6 @@ impl ReadySpec {
     pub(crate) fn timeout(&self) -> Duration {
         self.timeout.map_or(Duration::from_secs(10), |t| t.0)
     }
-}
-
-/// How a running service picks up changed files without a restart (used by `watch`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ReloadSpec {
-    pub signal: Option<String>,
-    pub exec: Option<Vec<String>>,
-    /// A log line that shows the reload has taken effect.
-    pub log: Option<Pattern>,
-    pub timeout: Option<DurationSpec>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct WatchSpec {
-    #[serde(default)]
-    pub paths: Vec<String>,
-    pub task: Option<String>,
-    #[serde(default)]
-    pub ignore: Vec<String>,
-    pub debounce: Option<DurationSpec>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -468,16 +439,20 @@ pub(crate) enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{}:{line}:{column}: {message}", path.display())]
-    Invalid {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        message: String,
-        help: Option<String>,
-        span: Range<usize>,
-        source_text: String,
-    },
+    #[error("{}:{}:{}: {}", .0.path.display(), .0.line, .0.column, .0.message)]
+    Invalid(Box<Invalid>),
+}
+
+/// Where the file is wrong and how, with the text to draw the place from.
+#[derive(Debug)]
+pub(crate) struct Invalid {
+    pub path: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    pub help: Option<String>,
+    pub span: Range<usize>,
+    pub source_text: String,
 }
 
 impl ConfigError {
@@ -487,7 +462,7 @@ impl ConfigError {
                 "run devloop inside a project that has a {FILE_NAME}, or point at one with --file"
             )),
             ConfigError::Read { .. } => None,
-            ConfigError::Invalid { help, .. } => help.clone(),
+            ConfigError::Invalid(invalid) => invalid.help.clone(),
         }
     }
 }
@@ -506,7 +481,7 @@ impl Located<'_> {
         help: Option<String>,
     ) -> ConfigError {
         let (line, column) = line_column(self.source, span.start);
-        ConfigError::Invalid {
+        ConfigError::Invalid(Box::new(Invalid {
             path: self.path.to_path_buf(),
             line,
             column,
@@ -514,7 +489,7 @@ impl Located<'_> {
             help,
             span,
             source_text: self.source.to_owned(),
-        }
+        }))
     }
 }
 
@@ -587,17 +562,14 @@ pub(crate) fn parse(path: &Path, source: String) -> Result<Config, ConfigError> 
     }
 
     let config = Config {
-        path: path.to_path_buf(),
         root,
         project,
         service: raw.service,
         checks: raw.check,
         tasks,
-        watch: raw.watch,
-        source: String::new(),
     };
     validate(&at, &config)?;
-    Ok(Config { source, ..config })
+    Ok(config)
 }
 
 fn validate_task_name(at: &Located<'_>, task: &Task) -> Result<(), ConfigError> {
@@ -803,8 +775,8 @@ pub(crate) fn placeholders(text: &str) -> Vec<String> {
     while let Some(open) = rest.find('{') {
         let before = rest[..open].chars().last().or(prev);
         let after = &rest[open + 1..];
-        if after.starts_with('{') {
-            rest = &after[1..];
+        if let Some(escaped) = after.strip_prefix('{') {
+            rest = escaped;
             prev = Some('{');
             continue;
         }
@@ -895,13 +867,7 @@ mod tests {
 
     fn error_at(text: &str) -> (usize, usize, String, Option<String>) {
         match parse_str(text) {
-            Err(ConfigError::Invalid {
-                line,
-                column,
-                message,
-                help,
-                ..
-            }) => (line, column, message, help),
+            Err(ConfigError::Invalid(e)) => (e.line, e.column, e.message, e.help),
             other => panic!("expected an invalid-config error, got {other:?}"),
         }
     }
@@ -954,7 +920,7 @@ steps = [
     fn bad_port_points_at_the_value() {
         let (line, column, message, _) =
             error_at("[service]\nimage = \"x\"\nports = [\"53/sctp\"]\n");
-        assert_eq!((line, column), (3, 10));
+        assert_eq!((line, column), (3, 9));
         assert!(message.contains("unknown protocol `sctp`"), "{message}");
     }
 
@@ -1036,7 +1002,7 @@ steps = [
 
     #[test]
     fn line_columns_count_characters() {
-        assert_eq!(line_column("ab\ncä d", 6), (2, 4));
+        assert_eq!(line_column("ab\ncä d", 6), (2, 3));
         assert_eq!(line_column("x", 0), (1, 1));
     }
 

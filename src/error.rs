@@ -2,7 +2,7 @@
 
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, NamedSource, SourceSpan};
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Invalid};
 use crate::exit;
 use crate::plan::PlanError;
 use crate::runtime::RuntimeError;
@@ -74,16 +74,16 @@ impl AppError {
     /// The message for stderr: a source excerpt with a caret for config errors, the
     /// container's last log lines for a service that died.
     pub(crate) fn render(&self, color: bool) -> String {
-        if let AppError::Config(ConfigError::Invalid {
-            path,
-            message,
-            help,
-            span,
-            source_text,
-            line,
-            column,
-        }) = self
-        {
+        if let AppError::Config(ConfigError::Invalid(invalid)) = self {
+            let Invalid {
+                path,
+                message,
+                help,
+                span,
+                source_text,
+                line,
+                column,
+            } = invalid.as_ref();
             let diagnostic = SourceDiagnostic {
                 message: format!("{}:{line}:{column}: {message}", path.display()),
                 code: NamedSource::new(path.display().to_string(), source_text.clone()),

@@ -10,20 +10,10 @@ use crate::config::{
 };
 use crate::dns::{self, Expectation, RecordKind, Transport};
 
-/// What the user asked for: a task and its arguments as typed.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Invocation {
-    pub task: String,
-    /// Positional values, in the order of the task's `args`, or `name=value`.
-    pub args: Vec<String>,
-}
-
 #[derive(Debug)]
 pub(crate) struct Plan {
     pub task: String,
     pub steps: Vec<PlannedStep>,
-    /// The bound arguments, for reports and for host commands' environment.
-    pub args: BTreeMap<String, String>,
 }
 
 impl Plan {
@@ -254,7 +244,6 @@ pub(crate) fn plan(
     Ok(Plan {
         task: task.name.clone(),
         steps,
-        args,
     })
 }
 
@@ -497,11 +486,13 @@ pub(crate) fn substitute(text: &str, args: &BTreeMap<String, String>) -> String 
     out
 }
 
+/// `tcp = true` asks over TCP, `tcp = false` over UDP only; by default UDP, and TCP when
+/// the answer is truncated.
 fn transport(step: &StepSpec) -> Transport {
-    if step.tcp == Some(true) {
-        Transport::Tcp
-    } else {
-        Transport::UdpThenTcp
+    match step.tcp {
+        Some(true) => Transport::Tcp,
+        Some(false) => Transport::Udp,
+        None => Transport::UdpThenTcp,
     }
 }
 

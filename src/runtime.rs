@@ -16,11 +16,10 @@ pub(crate) use sweep::{Owner, clean, sweep_leftovers};
 /// How long to wait for an engine to answer at all before calling it unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A connection to one Docker engine, with the address it was reached at.
+/// A connection to one Docker engine.
 #[derive(Clone)]
 pub(crate) struct Engine {
     pub docker: Docker,
-    pub host: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,8 +38,6 @@ pub(crate) enum RuntimeError {
         probe: String,
         log_tail: Vec<String>,
     },
-    #[error("image {image} declares no {method} method")]
-    NoMethod { image: String, method: String },
 }
 
 impl RuntimeError {
@@ -52,10 +49,6 @@ impl RuntimeError {
             RuntimeError::ImageMissing { .. } => Some(
                 "build the image first (scripts/images builds the examples), or set pull = \"missing\"".into(),
             ),
-            RuntimeError::NoMethod { method, .. } => Some(format!(
-                "declare it in the image as ENV {method}_METHOD=/path or LABEL devloop.method.{}=/path",
-                method.to_lowercase()
-            )),
             _ => None,
         }
     }
@@ -103,10 +96,7 @@ impl Engine {
             .await
             .map_err(|_| unreachable(format!("no answer within {CONNECT_TIMEOUT:?}")))?
             .map_err(|e| unreachable(describe_connect_error(&e)))?;
-        Ok(Engine {
-            docker,
-            host: host.to_owned(),
-        })
+        Ok(Engine { docker })
     }
 }
 

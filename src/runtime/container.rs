@@ -14,8 +14,7 @@ use std::time::{Duration, Instant};
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, KillContainerOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 
@@ -327,18 +326,6 @@ impl ContainerGuard {
             output,
             timed_out,
         })
-    }
-
-    /// Sends a signal to the container's main process (e.g. HUP to reload).
-    pub(crate) async fn signal(&self, signal: &str) -> Result<(), RuntimeError> {
-        let options = KillContainerOptionsBuilder::default()
-            .signal(signal)
-            .build();
-        self.engine
-            .docker
-            .kill_container(&self.id, Some(options))
-            .await
-            .map_err(|e| api_error(format!("sending {signal} to {}", self.name), e))
     }
 
     /// Polls the readiness probe until it succeeds, the container dies, or time runs out.
