@@ -17,6 +17,8 @@ pub(crate) struct Human {
     animate: bool,
     /// `-v`: show the equivalent command of every check, and passing details.
     verbose: bool,
+    /// The container's log is shown with the first failure only; later ones point back.
+    log_shown: bool,
 }
 
 impl Human {
@@ -26,6 +28,7 @@ impl Human {
             spinner: None,
             animate: Term::stderr().is_term(),
             verbose,
+            log_shown: false,
         }
     }
 
@@ -40,7 +43,7 @@ impl Human {
         let _ = writeln!(&self.out, "{}", text.as_ref());
     }
 
-    fn check(&self, check: &CheckOutcome) {
+    fn check(&mut self, check: &CheckOutcome) {
         let time = style(format!("({} ms)", millis(check.duration))).dim();
         if check.passed {
             let detail = if self.verbose && !check.detail.is_empty() {
@@ -80,14 +83,20 @@ impl Human {
         if !check.command.is_empty() {
             self.line(format!("    by hand: {}", style(&check.command).cyan()));
         }
-        if !check.log_tail.is_empty() {
-            self.line(format!(
-                "    {}",
-                style("container log (last lines):").dim()
-            ));
-            for line in &check.log_tail {
-                self.line(format!("    | {line}"));
-            }
+        if check.log_tail.is_empty() {
+            return;
+        }
+        if self.log_shown {
+            self.line(format!("    {}", style("(container log above)").dim()));
+            return;
+        }
+        self.log_shown = true;
+        self.line(format!(
+            "    {}",
+            style("container log (last lines):").dim()
+        ));
+        for line in &check.log_tail {
+            self.line(format!("    | {line}"));
         }
     }
 
