@@ -539,12 +539,35 @@ impl Devloop {
         let status = wait_until(&mut child, started + RUN_DEADLINE);
         Outcome {
             status,
-            stdout: screen.finish(),
+            // What the operator reads: colours and cursor movements taken out.
+            stdout: strip_ansi(&screen.finish()),
             stderr: String::new(),
             elapsed: started.elapsed(),
             line: self.line.join(" ") + "   (on a terminal)",
         }
     }
+}
+
+/// Removes ANSI escape sequences (CSI `ESC [ ... final`, and two-character ones).
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        if chars.next_if_eq(&'[').is_some() {
+            while let Some(c) = chars.next() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        } else {
+            chars.next();
+        }
+    }
+    out
 }
 
 fn open_pty() -> (OwnedFd, OwnedFd) {
