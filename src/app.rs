@@ -35,6 +35,13 @@ enum Job {
     },
 }
 
+/// What the synchronous stage leaves to do.
+enum Prepared {
+    /// Answered without the engine (`list`, `construct`), with this exit code.
+    Done(i32),
+    Job(Job),
+}
+
 /// How long a run may take to tear down after a signal before it is cut short.
 const GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -55,8 +62,8 @@ pub(crate) fn main() -> i32 {
         console::set_colors_enabled_stderr(false);
     }
     let job = match prepare(cli) {
-        Ok(Some(job)) => job,
-        Ok(None) => return exit::PASSED,
+        Ok(Prepared::Job(job)) => job,
+        Ok(Prepared::Done(code)) => return code,
         Err(e) => return report_error(&e),
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -83,20 +90,25 @@ fn report_error(e: &AppError) -> i32 {
 
 /// Parses, loads and plans; `list` is answered here. Prompts for missing arguments happen
 /// here too, before any signal handler exists, so Ctrl-C at a prompt simply quits.
-fn prepare(cli: Cli) -> Result<Option<Job>, AppError> {
+fn prepare(cli: Cli) -> Result<Prepared, AppError> {
     let options = cli.options;
     match cli.command {
         Some(Command::List) => {
             list(&load(&options)?, options.json());
-            Ok(None)
+            Ok(Prepared::Done(exit::PASSED))
         }
-        Some(Command::Clean { all }) => Ok(Some(Job::Clean { all })),
-        Some(Command::Shell { command }) => Ok(Some(Job::Shell {
+        Some(Command::Construct {
+            diff,
+            check,
+            dry_run,
+        }) => construct(&load(&options)?, diff, check, dry_run).map(Prepared::Done),
+        Some(Command::Clean { all }) => Ok(Prepared::Job(Job::Clean { all })),
+        Some(Command::Shell { command }) => Ok(Prepared::Job(Job::Shell {
             config: Box::new(load(&options)?),
             command,
             options,
         })),
-        Some(Command::Run { task, args }) => prepare_task(options, &task, &args).map(Some),
+        Some(Command::Run { task, args }) => prepare_task(options, &task, &args),
         Some(Command::Task(words)) => {
             let Some((task, rest)) = words.split_first() else {
                 return Err(AppError::usage("no task given", None));
@@ -117,12 +129,12 @@ fn prepare(cli: Cli) -> Result<Option<Job>, AppError> {
                     None,
                 )
             })?;
-            prepare_task(options.merge(line.options), task, &line.args).map(Some)
+            prepare_task(options.merge(line.options), task, &line.args)
         }
         None => {
             let config = load(&options)?;
             if config.tasks.contains_key("default") {
-                return prepare_task(options, "default", &[]).map(Some);
+                return prepare_task(options, "default", &[]);
             }
             list(&config, options.json());
             Err(AppError::usage(
@@ -150,16 +162,57 @@ fn load(options: &Options) -> Result<Config, AppError> {
     Ok(config::load(&path)?)
 }
 
-fn prepare_task(options: Options, name: &str, given: &[String]) -> Result<Job, AppError> {
+fn prepare_task(options: Options, name: &str, given: &[String]) -> Result<Prepared, AppError> {
     let config = load(&options)?;
     let task = plan::find_task(&config, name)?;
     let args = plan::bind_args(task, given, &mut prompt)?;
     let plan = plan::plan(&config, task, args)?;
-    Ok(Job::Task {
+    Ok(Prepared::Job(Job::Task {
         config: Box::new(config),
         plan,
         options,
-    })
+    }))
+}
+
+/// `devloop construct`: render, show, and write unless checking.
+fn construct(config: &Config, diff: bool, check: bool, dry_run: bool) -> Result<i32, AppError> {
+    let spec = config.construct.as_ref().ok_or_else(|| {
+        AppError::usage(
+            "this project has no [construct] table",
+            Some("declare scope = \"zones.yaml\" and outputs = [{ template = \"...\", output = \"...\" }]".into()),
+        )
+    })?;
+    let rendered = crate::construct::render(&config.root, spec)?;
+    let mut out = std::io::stdout().lock();
+    for item in &rendered {
+        let _ = writeln!(out, "Rendering {} ... using {}", item.output, item.template);
+    }
+    let stat = crate::construct::diff_stat(&rendered);
+    let _ = write!(out, "{stat}");
+    if diff {
+        let _ = write!(out, "{}", crate::construct::unified_diff(&rendered));
+    }
+    let stale: Vec<&str> = rendered
+        .iter()
+        .filter(|r| r.changed())
+        .map(|r| r.output.as_str())
+        .collect();
+    if stale.is_empty() {
+        let _ = writeln!(out, "everything is up to date");
+        return Ok(exit::PASSED);
+    }
+    if check {
+        let _ = writeln!(
+            out,
+            "out of date: {} (run devloop construct to update)",
+            stale.join(", ")
+        );
+        return Ok(exit::CHECK_FAILED);
+    }
+    if !dry_run {
+        crate::construct::write(&config.root, &rendered)?;
+    }
+    Ok(exit::PASSED)
 }
 
 /// Asks for a missing argument when a person is there to answer.

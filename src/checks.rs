@@ -38,6 +38,15 @@ pub(crate) async fn run_step(step: &PlannedStep, cx: &Context<'_>) -> CheckOutco
         Action::Exec(check) => exec_check(check, cx).await,
         Action::Method { method, check } => method_check(method, check, cx).await,
         Action::Host(command) => host_command(command, cx).await,
+        // Rendering can fail as a config error, which a check cannot express; the run
+        // loop handles construct steps itself (run::construct_step).
+        Action::Construct { .. } => Finding {
+            passed: false,
+            detail: "construct steps are run by the run loop".into(),
+            asked: String::new(),
+            got: String::new(),
+            command: String::new(),
+        },
     };
     let duration = started.elapsed();
     let log_tail = match (finding.passed, step.action.needs_service(), cx.container) {

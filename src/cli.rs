@@ -109,6 +109,19 @@ pub(crate) enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Render the [construct] outputs from the scope files through the templates, write
+    /// those that changed, and show a diff stat.
+    Construct {
+        /// Also show the unified diff.
+        #[arg(long)]
+        diff: bool,
+        /// Write nothing; exit 1 when an output is out of date (for CI and hooks).
+        #[arg(long)]
+        check: bool,
+        /// Show what would change, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Start the service container as a task would, and open a shell in it.
     Shell {
         /// The command to run instead of an interactive `sh`.

@@ -15,6 +15,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::construct::ConstructSpec;
 use crate::dns::RecordKind;
 
 pub(crate) const FILE_NAME: &str = "devloop.toml";
@@ -28,6 +29,7 @@ pub(crate) struct Config {
     pub service: Option<Service>,
     pub checks: BTreeMap<String, Spanned<StepSpec>>,
     pub tasks: BTreeMap<String, Task>,
+    pub construct: Option<ConstructSpec>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -39,6 +41,7 @@ struct RawFile {
     check: BTreeMap<String, Spanned<StepSpec>>,
     #[serde(default)]
     task: BTreeMap<Spanned<String>, TaskSpec>,
+    construct: Option<ConstructSpec>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -222,11 +225,44 @@ pub(crate) struct StepSpec {
     pub run: Option<Vec<String>>,
     pub sh: Option<String>,
     pub env: Option<BTreeMap<String, String>>,
+    pub construct: Option<ConstructMode>,
+    /// Repeats the step over files matching a glob or over entries of the scope.
+    pub each: Option<EachSpec>,
+}
+
+/// What a `construct` step does: fail when the outputs are out of date, or write them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ConstructMode {
+    Check,
+    Write,
+}
+
+/// `each = { glob = "zones/*.zone", as = "zone" }` binds `{zone}` to each file's stem
+/// and `{zone_path}` to its path; `each = { scope = "zones", where = { type = "master" },
+/// as = "zone" }` binds `{zone}` to each key (or `name`) of that scope entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EachSpec {
+    pub glob: Option<String>,
+    pub scope: Option<String>,
+    #[serde(rename = "where", default)]
+    pub filter: BTreeMap<String, String>,
+    #[serde(rename = "as")]
+    pub bind: String,
 }
 
 /// The keys that decide what kind of step a table is.
-pub(crate) const STEP_KINDS: [&str; 8] = [
-    "check", "dns", "rbl", "rfc5782", "exec", "method", "run", "sh",
+pub(crate) const STEP_KINDS: [&str; 9] = [
+    "check",
+    "dns",
+    "rbl",
+    "rfc5782",
+    "exec",
+    "method",
+    "run",
+    "sh",
+    "construct",
 ];
 
 impl StepSpec {
@@ -240,6 +276,7 @@ impl StepSpec {
             self.method.is_some(),
             self.run.is_some(),
             self.sh.is_some(),
+            self.construct.is_some(),
         ];
         STEP_KINDS
             .iter()
@@ -289,6 +326,7 @@ impl StepSpec {
         );
         flag(self.status.is_some(), command_like, "status");
         flag(self.env.is_some(), command_like, "env");
+        flag(self.each.is_some(), self.kind() != "construct", "each");
         if self.kind() == "check" {
             stray.clear();
         }
@@ -562,6 +600,7 @@ pub(crate) fn parse(path: &Path, source: String) -> Result<Config, ConfigError> 
     }
 
     let config = Config {
+        construct: raw.construct,
         root,
         project,
         service: raw.service,
@@ -704,6 +743,29 @@ fn validate_step(
             ));
         }
     }
+    if spec.kind() == "construct" && config.construct.is_none() {
+        return Err(at.error(
+            step.span(),
+            "a `construct` step needs a [construct] table (scope and outputs)",
+            None,
+        ));
+    }
+    if let Some(each) = &spec.each {
+        if each.glob.is_some() == each.scope.is_some() {
+            return Err(at.error(
+                step.span(),
+                "`each` needs exactly one of `glob` or `scope`",
+                Some("e.g. each = { glob = \"zones/*.zone\", as = \"zone\" }".into()),
+            ));
+        }
+        if each.scope.is_some() && config.construct.is_none() {
+            return Err(at.error(
+                step.span(),
+                "`each = { scope = ... }` reads the [construct] scope files, and there is no [construct] table",
+                None,
+            ));
+        }
+    }
     if spec.kind() == "rbl" && spec.zone.is_none() {
         return Err(at.error(
             step.span(),
@@ -721,10 +783,14 @@ fn validate_step(
         ));
     }
     if let Some(task) = task {
+        let mut declared: Vec<String> = task.args.iter().map(|a| a.name.clone()).collect();
+        if let Some(each) = &spec.each {
+            declared.push(each.bind.clone());
+            declared.push(format!("{}_path", each.bind));
+        }
         for text in placeholder_texts(spec) {
             for name in placeholders(text) {
-                if !task.args.iter().any(|a| a.name == name) {
-                    let declared: Vec<String> = task.args.iter().map(|a| a.name.clone()).collect();
+                if !declared.contains(&name) {
                     return Err(at.error(
                         step.span(),
                         format!("`{{{name}}}` is not an argument of task `{}`", task.name),

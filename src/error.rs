@@ -3,6 +3,7 @@
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, NamedSource, SourceSpan};
 
 use crate::config::{ConfigError, Invalid};
+use crate::construct::ConstructError;
 use crate::exit;
 use crate::plan::PlanError;
 use crate::runtime::RuntimeError;
@@ -15,6 +16,8 @@ pub(crate) enum AppError {
     Plan(#[from] PlanError),
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
+    #[error(transparent)]
+    Construct(#[from] ConstructError),
     #[error("{message}")]
     Usage {
         message: String,
@@ -55,6 +58,8 @@ impl AppError {
     pub(crate) fn exit_code(&self) -> i32 {
         match self {
             AppError::Config(_) | AppError::Plan(_) | AppError::Usage { .. } => exit::USAGE,
+            AppError::Construct(ConstructError::Write { .. }) => exit::ENVIRONMENT,
+            AppError::Construct(_) => exit::USAGE,
             AppError::Runtime(_) | AppError::Io { .. } => exit::ENVIRONMENT,
             AppError::Interrupted(Signal::Int) => exit::INTERRUPTED,
             AppError::Interrupted(Signal::Term) => exit::TERMINATED,
@@ -67,7 +72,10 @@ impl AppError {
             AppError::Plan(e) => e.help(),
             AppError::Runtime(e) => e.help(),
             AppError::Usage { help, .. } => help.clone(),
-            AppError::Io { .. } | AppError::Interrupted(_) => None,
+            AppError::Construct(ConstructError::Template { .. } | ConstructError::Scope { .. }) => {
+                Some("nothing was written and no container was started".into())
+            }
+            AppError::Construct(_) | AppError::Io { .. } | AppError::Interrupted(_) => None,
         }
     }
 

@@ -11,6 +11,7 @@ mod app;
 mod checks;
 mod cli;
 mod config;
+mod construct;
 mod dns;
 mod error;
 mod events;

@@ -6,7 +6,8 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use crate::config::{
-    ArgKind, ArgSpec, Config, ContainerPort, ExpectSpec, Pattern, RblList, StepSpec, Task, closest,
+    ArgKind, ArgSpec, Config, ConstructMode, ContainerPort, EachSpec, ExpectSpec, Pattern, RblList,
+    StepSpec, Task, closest,
 };
 use crate::dns::{self, Expectation, RecordKind, Transport};
 
@@ -16,21 +17,15 @@ pub(crate) struct Plan {
     pub steps: Vec<PlannedStep>,
 }
 
-impl Plan {
-    /// Whether any step needs the service's container.
-    pub(crate) fn needs_service(&self) -> bool {
-        self.steps.iter().any(|s| s.action.needs_service())
-    }
-}
-
 #[derive(Debug)]
 pub(crate) struct PlannedStep {
     /// The task that declared the step (a prerequisite's steps carry its name).
     pub task: String,
     pub name: String,
     pub action: Action,
-    /// A prerequisite's step: when it fails, the tasks that depend on it do not run.
-    pub prerequisite: bool,
+    /// A prerequisite's step, or a `construct` step: when it fails, nothing after it
+    /// runs, since what follows depends on it.
+    pub gate: bool,
 }
 
 #[derive(Debug)]
@@ -43,11 +38,15 @@ pub(crate) enum Action {
         check: CommandCheck,
     },
     Host(HostCommand),
+    /// Render the `[construct]` outputs: check they are up to date, or write them.
+    Construct {
+        write: bool,
+    },
 }
 
 impl Action {
     pub(crate) fn needs_service(&self) -> bool {
-        !matches!(self, Action::Host(_))
+        !matches!(self, Action::Host(_) | Action::Construct { .. })
     }
 }
 
@@ -235,9 +234,9 @@ pub(crate) fn plan(
             let expanded = expand_step(config, current, step.get_ref(), &args)?;
             steps.extend(expanded.into_iter().map(|(name, action)| PlannedStep {
                 task: current.name.clone(),
-                name,
+                name: substitute(&name, &args),
+                gate: prerequisite || matches!(action, Action::Construct { .. }),
                 action,
-                prerequisite,
             }));
         }
     }
@@ -279,6 +278,41 @@ fn expand_step(
     step: &StepSpec,
     args: &BTreeMap<String, String>,
 ) -> Result<Vec<(String, Action)>, PlanError> {
+    if let Some(each) = &step.each {
+        let single = StepSpec {
+            each: None,
+            ..step.clone()
+        };
+        let values = each_values(config, each).map_err(|reason| PlanError::BadStep {
+            task: task.name.clone(),
+            step: step.name.clone().unwrap_or_else(|| step.kind().to_owned()),
+            reason,
+        })?;
+        let mut out = Vec::new();
+        for (value, path) in values {
+            let mut bound = args.clone();
+            bound.insert(each.bind.clone(), value);
+            if let Some(path) = path {
+                bound.insert(format!("{}_path", each.bind), path);
+            }
+            for (name, action) in expand_step(config, task, &single, &bound)? {
+                out.push((substitute(&name, &bound), action));
+            }
+        }
+        return Ok(out);
+    }
+    if let Some(mode) = step.construct {
+        let label = step.name.clone().unwrap_or_else(|| match mode {
+            ConstructMode::Check => "construct --check".to_owned(),
+            ConstructMode::Write => "construct".to_owned(),
+        });
+        return Ok(vec![(
+            label,
+            Action::Construct {
+                write: mode == ConstructMode::Write,
+            },
+        )]);
+    }
     if let Some(check) = &step.check {
         let referenced = config
             .checks
@@ -435,6 +469,78 @@ fn expand_step(
         None => check.argv.join(" "),
     });
     Ok(vec![(label, Action::Host(HostCommand { check, script }))])
+}
+
+/// The values an `each` step repeats over: (value, path for globs), sorted.
+fn each_values(config: &Config, each: &EachSpec) -> Result<Vec<(String, Option<String>)>, String> {
+    if let Some(pattern) = &each.glob {
+        let full = config.root.join(pattern);
+        let paths = glob::glob(&full.to_string_lossy())
+            .map_err(|e| format!("invalid glob `{pattern}`: {e}"))?;
+        let mut out = Vec::new();
+        for path in paths.flatten() {
+            let relative = path.strip_prefix(&config.root).unwrap_or(&path);
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            out.push((stem, Some(relative.to_string_lossy().into_owned())));
+        }
+        if out.is_empty() {
+            return Err(format!("`{pattern}` matches no files"));
+        }
+        return Ok(out);
+    }
+    let key = each.scope.as_deref().unwrap_or_default();
+    let construct = config
+        .construct
+        .as_ref()
+        .ok_or("`each.scope` needs a [construct] table")?;
+    let scope = crate::construct::load_scope(&config.root, construct).map_err(|e| e.to_string())?;
+    let mut parts = key.split('.');
+    let first = parts.next().unwrap_or_default();
+    let mut value = scope
+        .get(first)
+        .ok_or_else(|| format!("the scope has no `{first}`"))?;
+    for part in parts {
+        value = value
+            .get(part)
+            .ok_or_else(|| format!("the scope has no `{key}`"))?;
+    }
+    let matches = |item: &serde_yaml_ng::Value| {
+        each.filter.iter().all(|(field, wanted)| {
+            item.get(field.as_str()).and_then(scalar).as_deref() == Some(wanted.as_str())
+        })
+    };
+    let out: Vec<(String, Option<String>)> = match value {
+        serde_yaml_ng::Value::Mapping(map) => map
+            .iter()
+            .filter(|(_, item)| matches(item))
+            .filter_map(|(k, _)| scalar(k))
+            .map(|k| (k, None))
+            .collect(),
+        serde_yaml_ng::Value::Sequence(items) => items
+            .iter()
+            .filter(|item| matches(item))
+            .filter_map(|item| scalar(item).or_else(|| item.get("name").and_then(scalar)))
+            .map(|k| (k, None))
+            .collect(),
+        _ => {
+            return Err(format!(
+                "the scope's `{key}` is neither a mapping nor a list"
+            ));
+        }
+    };
+    Ok(out)
+}
+
+fn scalar(value: &serde_yaml_ng::Value) -> Option<String> {
+    match value {
+        serde_yaml_ng::Value::String(s) => Some(s.clone()),
+        serde_yaml_ng::Value::Number(n) => Some(n.to_string()),
+        serde_yaml_ng::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
 }
 
 /// A name that is not a valid DNS name is the user's argument's fault when one went into it.
@@ -615,8 +721,8 @@ deps = ["loop-a"]
             names,
             ["true", "black list", "reason", "white list", "echo"]
         );
-        assert!(plan.steps[0].prerequisite);
-        assert!(!plan.steps[1].prerequisite);
+        assert!(plan.steps[0].gate);
+        assert!(!plan.steps[1].gate);
         let Action::Dns(check) = &plan.steps[1].action else {
             panic!("dns step expected")
         };
@@ -641,7 +747,7 @@ deps = ["loop-a"]
                 .env
                 .contains(&("host".to_owned(), "sh8.mailingliststart.com".to_owned()))
         );
-        assert!(plan.needs_service());
+        assert!(plan.steps.iter().any(|s| s.action.needs_service()));
     }
 
     #[test]

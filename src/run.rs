@@ -10,9 +10,10 @@ use tokio::sync::watch;
 
 use crate::checks::{self, Context};
 use crate::config::{Config, MountMode, PullPolicy, Service};
+use crate::construct;
 use crate::error::{AppError, Signal};
-use crate::events::{Event, Reporters, Summary, Verdict};
-use crate::plan::Plan;
+use crate::events::{CheckOutcome, Event, Reporters, Summary, Verdict};
+use crate::plan::{Action, Plan, PlannedStep};
 use crate::runtime::{
     ContainerGuard, Engine, ImageInfo, Owner, Registry, ServiceSpec, ensure_image, sweep_leftovers,
 };
@@ -170,8 +171,10 @@ pub(crate) async fn start_service(
     })
 }
 
-/// Runs a plan to its verdict. The container is removed on every path out, unless
-/// `--keep` asks to leave a failed run's container up.
+/// Runs a plan to its verdict. The service starts at the first step that needs it, so a
+/// stale `construct` or a failing host step stops the run before any container exists.
+/// The container is removed on every path out, unless `--keep` asks to leave a failed
+/// run's container up.
 pub(crate) async fn run_plan(
     config: &Config,
     plan: &Plan,
@@ -182,32 +185,23 @@ pub(crate) async fn run_plan(
 ) -> Result<Verdict, AppError> {
     let started = Instant::now();
     reporters.emit(Event::Started { task: &plan.task });
-    let service = match (&config.service, plan.needs_service()) {
-        (Some(service), true) => {
-            match start_service(
-                config, service, &plan.task, options, reporters, registry, cancel,
-            )
-            .await
-            {
-                Ok(running) => Some(running),
-                Err(e) => {
-                    summarize(reporters, plan, started, (0, 0), None, Some(&e));
-                    return Err(e);
-                }
-            }
-        }
-        _ => None,
-    };
-
-    let outcome = run_steps(config, plan, options, reporters, service.as_ref(), cancel).await;
-    let (passed, failed) = match &outcome {
-        Ok(counts) => *counts,
-        Err((counts, _)) => *counts,
-    };
-
-    let mut error = outcome.err().map(|(_, e)| e);
+    let mut service = None;
+    let mut counts = (0, 0);
+    let mut error = run_steps(
+        config,
+        plan,
+        options,
+        reporters,
+        registry,
+        cancel,
+        &mut service,
+        &mut counts,
+    )
+    .await
+    .err();
+    let (passed, failed) = counts;
+    let image = service.as_ref().map(|s: &Running| s.image.clone());
     if let Some(running) = service {
-        let image = running.image.clone();
         if failed > 0 && options.keep && error.is_none() {
             let name = running.guard.keep();
             reporters.emit(Event::Note {
@@ -218,24 +212,15 @@ pub(crate) async fn run_plan(
         } else if let Err(e) = running.guard.remove().await {
             error.get_or_insert(e.into());
         }
-        summarize(
-            reporters,
-            plan,
-            started,
-            (passed, failed),
-            Some(&image),
-            error.as_ref(),
-        );
-    } else {
-        summarize(
-            reporters,
-            plan,
-            started,
-            (passed, failed),
-            None,
-            error.as_ref(),
-        );
     }
+    summarize(
+        reporters,
+        plan,
+        started,
+        (passed, failed),
+        image.as_ref(),
+        error.as_ref(),
+    );
     match error {
         Some(e) => Err(e),
         None if failed > 0 => Ok(Verdict::Failed),
@@ -245,50 +230,60 @@ pub(crate) async fn run_plan(
 
 type Counts = (usize, usize);
 
+#[allow(clippy::too_many_arguments)]
 async fn run_steps(
     config: &Config,
     plan: &Plan,
     options: &RunOptions,
     reporters: &mut Reporters,
-    service: Option<&Running>,
+    registry: &Registry,
     cancel: &Cancel,
-) -> Result<Counts, (Counts, AppError)> {
-    let cx = Context {
-        container: service.map(|s| &s.guard),
-        image: service.map(|s| &s.image),
-        root: &config.root,
-    };
-    let (mut passed, mut failed) = (0, 0);
-    let mut failed_prerequisite = None;
+    service: &mut Option<Running>,
+    (passed, failed): &mut Counts,
+) -> Result<(), AppError> {
     for step in &plan.steps {
-        if let Some(task) = &failed_prerequisite {
-            if step.task != *task {
-                // A prerequisite failed: what depends on it cannot be trusted to run.
-                break;
-            }
+        if step.action.needs_service() && service.is_none() {
+            let spec = config.service.as_ref().ok_or_else(|| {
+                AppError::usage(format!("step `{}` needs a [service]", step.name), None)
+            })?;
+            *service = Some(
+                start_service(
+                    config, spec, &plan.task, options, reporters, registry, cancel,
+                )
+                .await?,
+            );
         }
-        let outcome = match cancel.guard(checks::run_step(step, &cx)).await {
-            Ok(outcome) => outcome,
-            Err(signal) => return Err(((passed, failed), AppError::Interrupted(signal))),
+        let outcome = if let Action::Construct { write } = step.action {
+            construct_step(config, step, write)?
+        } else {
+            let running = service.as_ref();
+            let cx = Context {
+                container: running.map(|s| &s.guard),
+                image: running.map(|s| &s.image),
+                root: &config.root,
+            };
+            cancel
+                .guard(checks::run_step(step, &cx))
+                .await
+                .map_err(AppError::Interrupted)?
         };
         if outcome.passed {
-            passed += 1;
+            *passed += 1;
         } else {
-            failed += 1;
-            if step.prerequisite {
-                failed_prerequisite = Some(step.task.clone());
-            }
+            *failed += 1;
         }
         reporters.emit(Event::Check(&outcome));
-        if !outcome.passed && options.fail_fast {
+        // After a failed prerequisite or a stale construct, what follows would test
+        // something other than what the user has: stop.
+        if !outcome.passed && (step.gate || options.fail_fast) {
             break;
         }
     }
-    if let (Some(running), Some(service)) = (service, &config.service) {
-        if !service.fail_on_log.is_empty() {
+    if let (Some(running), Some(spec)) = (service.as_ref(), &config.service) {
+        if !spec.fail_on_log.is_empty() {
             let started = Instant::now();
             let lines = running.guard.logs(None).await;
-            let complaints = checks::log_complaints(&lines, &service.fail_on_log);
+            let complaints = checks::log_complaints(&lines, &spec.fail_on_log);
             let check = checks::log_check(
                 &plan.task,
                 &running.guard.name,
@@ -296,14 +291,61 @@ async fn run_steps(
                 started.elapsed(),
             );
             if check.passed {
-                passed += 1;
+                *passed += 1;
             } else {
-                failed += 1;
+                *failed += 1;
             }
             reporters.emit(Event::Check(&check));
         }
     }
-    Ok((passed, failed))
+    Ok(())
+}
+
+/// A `construct` step: renders the outputs; with `write`, writes those that changed,
+/// else fails when any is out of date. A broken template or scope is a config error.
+fn construct_step(
+    config: &Config,
+    step: &PlannedStep,
+    write: bool,
+) -> Result<CheckOutcome, AppError> {
+    let started = Instant::now();
+    let spec = config
+        .construct
+        .as_ref()
+        .ok_or_else(|| AppError::usage("a construct step needs a [construct] table", None))?;
+    let rendered = construct::render(&config.root, spec)?;
+    let stale: Vec<&str> = rendered
+        .iter()
+        .filter(|r| r.changed())
+        .map(|r| r.output.as_str())
+        .collect();
+    let (passed, detail) = match (write, stale.is_empty()) {
+        (_, true) => (true, "every output is up to date".to_owned()),
+        (true, false) => {
+            construct::write(&config.root, &rendered)?;
+            (true, format!("wrote {}", stale.join(", ")))
+        }
+        (false, false) => (
+            false,
+            format!("out of date: {} (run devloop construct)", stale.join(", ")),
+        ),
+    };
+    Ok(CheckOutcome {
+        task: step.task.clone(),
+        name: step.name.clone(),
+        passed,
+        duration: started.elapsed(),
+        detail,
+        asked: format!("render the outputs from {}", spec.scope.files().join(", ")),
+        got: construct::diff_stat(&rendered).trim_end().to_owned(),
+        command: if write {
+            "devloop construct"
+        } else {
+            "devloop construct --diff"
+        }
+        .to_owned(),
+        log_tail: Vec::new(),
+    })
 }
 
 fn summarize(
