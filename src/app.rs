@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::cli::{Cli, Command, Options, TaskLine};
+use crate::cli::{Cli, Command, HookAction, Options, TaskLine};
 use crate::config::{self, ArgSpec, Config};
 use crate::error::{AppError, Signal};
 use crate::events::{Reporters, Verdict};
@@ -17,6 +17,7 @@ use crate::plan::{self, Plan};
 use crate::report::{Human, Json, Junit};
 use crate::run::{Cancel, RunOptions, run_plan, start_service};
 use crate::runtime::{Engine, Registry};
+use crate::staged::StagedTree;
 
 /// Work that needs the Docker engine, prepared and ready to go.
 enum Job {
@@ -24,6 +25,8 @@ enum Job {
         config: Box<Config>,
         plan: Plan,
         options: Options,
+        /// The exported index a `--staged` run tests; removed when the job is dropped.
+        staged: Option<StagedTree>,
     },
     Clean {
         all: bool,
@@ -33,6 +36,7 @@ enum Job {
         command: Vec<String>,
         options: Options,
     },
+    Watch(crate::watch::WatchJob),
 }
 
 /// What the synchronous stage leaves to do.
@@ -92,7 +96,42 @@ fn report_error(e: &AppError) -> i32 {
 /// here too, before any signal handler exists, so Ctrl-C at a prompt simply quits.
 fn prepare(cli: Cli) -> Result<Prepared, AppError> {
     let options = cli.options;
+    let task_run = matches!(
+        cli.command,
+        None | Some(Command::Run { .. } | Command::Task(_) | Command::Hook { .. })
+    );
+    if options.staged && !task_run {
+        return Err(AppError::usage(
+            "--staged applies to task runs",
+            Some("devloop TASK --staged".into()),
+        ));
+    }
     match cli.command {
+        Some(Command::Init {
+            template,
+            force,
+            list,
+        }) => crate::init::run(&options, template.as_deref(), force, list).map(Prepared::Done),
+        Some(Command::Hook { action }) => match action {
+            HookAction::Install { force } => {
+                crate::hook::install(&options, force).map(Prepared::Done)
+            }
+            HookAction::Uninstall => crate::hook::uninstall(&options).map(Prepared::Done),
+            HookAction::Run => match crate::hook::decide(&options)? {
+                crate::hook::Decision::Skip(message) => {
+                    eprintln!("{message}");
+                    Ok(Prepared::Done(exit::PASSED))
+                }
+                crate::hook::Decision::Run(task) => prepare_task(
+                    Options {
+                        staged: true,
+                        ..options
+                    },
+                    &task,
+                    &[],
+                ),
+            },
+        },
         Some(Command::List) => {
             list(&load(&options)?, options.json());
             Ok(Prepared::Done(exit::PASSED))
@@ -103,6 +142,11 @@ fn prepare(cli: Cli) -> Result<Prepared, AppError> {
             dry_run,
         }) => construct(&load(&options)?, diff, check, dry_run).map(Prepared::Done),
         Some(Command::Clean { all }) => Ok(Prepared::Job(Job::Clean { all })),
+        Some(Command::Watch {
+            task,
+            args,
+            no_clear,
+        }) => prepare_watch(options, task, &args, !no_clear),
         Some(Command::Shell { command }) => Ok(Prepared::Job(Job::Shell {
             config: Box::new(load(&options)?),
             command,
@@ -163,7 +207,12 @@ fn load(options: &Options) -> Result<Config, AppError> {
 }
 
 fn prepare_task(options: Options, name: &str, given: &[String]) -> Result<Prepared, AppError> {
-    let config = load(&options)?;
+    let (config, staged) = if options.staged {
+        let staged = crate::staged::load(&options)?;
+        (staged.config, Some(staged.tree))
+    } else {
+        (load(&options)?, None)
+    };
     let task = plan::find_task(&config, name)?;
     let args = plan::bind_args(task, given, &mut prompt)?;
     let plan = plan::plan(&config, task, args)?;
@@ -171,7 +220,33 @@ fn prepare_task(options: Options, name: &str, given: &[String]) -> Result<Prepar
         config: Box::new(config),
         plan,
         options,
+        staged,
     }))
+}
+
+/// `devloop watch [TASK] [ARGS]`: the task (default: `[watch] task`, else `test`) and its
+/// arguments are settled now, prompts included, before the loop starts.
+fn prepare_watch(
+    options: Options,
+    task: Option<String>,
+    given: &[String],
+    clear: bool,
+) -> Result<Prepared, AppError> {
+    let config = load(&options)?;
+    let name = task
+        .or_else(|| config.watch.task.clone())
+        .unwrap_or_else(|| "test".to_owned());
+    let found = plan::find_task(&config, &name)?;
+    let args = plan::bind_args(found, given, &mut prompt)?;
+    // Plan once now so that a mistake is reported before anything starts.
+    plan::plan(&config, found, args.clone())?;
+    Ok(Prepared::Job(Job::Watch(crate::watch::WatchJob {
+        config_path: config.root.join(config::FILE_NAME),
+        task: name,
+        args: args.into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        clear,
+        options,
+    })))
 }
 
 /// `devloop construct`: render, show, and write unless checking.
@@ -321,6 +396,7 @@ async fn execute(job: Job, registry: Registry, cancel: Cancel) -> Result<i32, Ap
             config,
             plan,
             options,
+            staged: _staged_tree,
         } => {
             let mut reporters = reporters(&options);
             let run_options = RunOptions {
@@ -347,6 +423,7 @@ async fn execute(job: Job, registry: Registry, cancel: Cancel) -> Result<i32, Ap
                 _ => exit::CHECK_FAILED,
             })
         }
+        Job::Watch(job) => crate::watch::watch(job, registry, cancel).await,
         Job::Clean { all } => {
             let engine = Engine::connect().await?;
             let swept = crate::runtime::clean(&engine, all).await?;
@@ -398,7 +475,7 @@ async fn execute(job: Job, registry: Registry, cancel: Cancel) -> Result<i32, Ap
     }
 }
 
-fn reporters(options: &Options) -> Reporters {
+pub(crate) fn reporters(options: &Options) -> Reporters {
     let mut reporters = Reporters::default();
     if options.json() {
         reporters.add(Box::new(Json::new(std::io::stdout())));

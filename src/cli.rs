@@ -52,6 +52,10 @@ pub(crate) struct Options {
     /// When to pull the service image (overrides service.pull).
     #[arg(long, value_enum, global = true, value_name = "POLICY")]
     pub pull: Option<PullArg>,
+    /// Test what is staged for the next commit (the git index, exported to a temporary
+    /// directory), not the work tree.
+    #[arg(long, global = true)]
+    pub staged: bool,
 }
 
 impl Options {
@@ -66,6 +70,7 @@ impl Options {
             keep: self.keep || later.keep,
             fail_fast: self.fail_fast || later.fail_fast,
             pull: later.pull.or(self.pull),
+            staged: self.staged || later.staged,
         }
     }
 
@@ -109,6 +114,17 @@ pub(crate) enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Rerun a task on every save, against a warm container that reloads instead of
+    /// restarting (for a tmux pane). Ctrl-C tears everything down.
+    Watch {
+        /// The task to rerun (default: [watch] task, else `test`).
+        task: Option<String>,
+        /// The task's arguments.
+        args: Vec<String>,
+        /// Keep the scrollback: do not clear the screen before each run.
+        #[arg(long)]
+        no_clear: bool,
+    },
     /// Render the [construct] outputs from the scope files through the templates, write
     /// those that changed, and show a diff stat.
     Construct {
@@ -128,8 +144,40 @@ pub(crate) enum Command {
         #[arg(last = true)]
         command: Vec<String>,
     },
+    /// Write a commented devloop.toml for this directory from a built-in template.
+    Init {
+        /// The template (default: guessed from the files present).
+        #[arg(long, short = 't', value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(crate::init::NAMES))]
+        template: Option<String>,
+        /// Overwrite an existing devloop.toml.
+        #[arg(long)]
+        force: bool,
+        /// List the templates.
+        #[arg(long, conflicts_with_all = ["template", "force"])]
+        list: bool,
+    },
+    /// The git pre-commit hook that tests what is staged.
+    Hook {
+        #[command(subcommand)]
+        action: HookAction,
+    },
     #[command(external_subcommand)]
     Task(Vec<String>),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum HookAction {
+    /// Write .git/hooks/pre-commit (honours core.hooksPath) to run `devloop hook run`.
+    Install {
+        /// Replace a pre-commit hook devloop did not write (it is kept beside it).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Remove the pre-commit hook devloop wrote, and put back the one it replaced.
+    Uninstall,
+    /// What the hook runs: the [hook] task (default `test`) with --staged, or nothing
+    /// when no staged change touches the [hook] paths.
+    Run,
 }
 
 /// What follows a task name: its arguments, and options written after it.

@@ -17,6 +17,7 @@ use toml::Spanned;
 
 use crate::construct::ConstructSpec;
 use crate::dns::RecordKind;
+use crate::hook::HookSpec;
 
 pub(crate) const FILE_NAME: &str = "devloop.toml";
 
@@ -30,6 +31,8 @@ pub(crate) struct Config {
     pub checks: BTreeMap<String, Spanned<StepSpec>>,
     pub tasks: BTreeMap<String, Task>,
     pub construct: Option<ConstructSpec>,
+    pub watch: WatchSpec,
+    pub hook: HookSpec,
 }
 
 #[derive(Debug, Deserialize)]
@@ -42,6 +45,49 @@ struct RawFile {
     #[serde(default)]
     task: BTreeMap<Spanned<String>, TaskSpec>,
     construct: Option<ConstructSpec>,
+    #[serde(default)]
+    watch: WatchSpec,
+    #[serde(default)]
+    hook: HookSpec,
+}
+
+/// How a running service applies changed files without a restart: a signal to its main
+/// process or a command in it, then proof that it took effect.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReloadSpec {
+    /// e.g. "HUP".
+    pub signal: Option<String>,
+    /// e.g. ["rndc", "reload"]; must exit 0.
+    pub exec: Option<Vec<String>>,
+    /// A log line, written after the reload, that shows it has taken effect. Without it,
+    /// the signal being delivered (or the command succeeding) is taken as enough.
+    pub log: Option<Pattern>,
+    /// How long to wait for that line before restarting the service instead.
+    pub timeout: Option<DurationSpec>,
+}
+
+impl ReloadSpec {
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout.map_or(Duration::from_secs(2), |t| t.0)
+    }
+}
+
+/// `[watch]`: what `devloop watch` reruns, and on which files.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WatchSpec {
+    /// Paths (files or directories, relative to the project) whose changes rerun the task;
+    /// default: the whole project.
+    #[serde(default)]
+    pub paths: Vec<String>,
+    /// The task to rerun when none is named; default `test`.
+    pub task: Option<String>,
+    /// Gitignore-style patterns to ignore, on top of .gitignore and editor droppings.
+    #[serde(default)]
+    pub ignore: Vec<String>,
+    /// How long to wait for more changes after the first, so one save is one run.
+    pub debounce: Option<DurationSpec>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -71,6 +117,8 @@ pub(crate) struct Service {
     #[serde(default)]
     pub ports: Vec<ContainerPort>,
     pub ready: Option<Spanned<ReadySpec>>,
+    /// How the running service picks up changed files (used by `watch`).
+    pub reload: Option<Spanned<ReloadSpec>>,
     /// Log lines that fail the run even when every check passed: a daemon that skips a bad
     /// zone line keeps answering, so its complaint is the only trace of the mistake.
     #[serde(default)]
@@ -601,6 +649,8 @@ pub(crate) fn parse(path: &Path, source: String) -> Result<Config, ConfigError> 
 
     let config = Config {
         construct: raw.construct,
+        hook: raw.hook,
+        watch: raw.watch,
         root,
         project,
         service: raw.service,
@@ -663,6 +713,16 @@ fn validate(at: &Located<'_>, config: &Config) -> Result<(), ConfigError> {
                     ready.span(),
                     "`ready` needs exactly one probe",
                     Some("use one of dns = \"5301/udp\", tcp = \"53/tcp\", log = \"pattern\" or exec = [\"cmd\", ...]".into()),
+                ));
+            }
+        }
+        if let Some(reload) = &service.reload {
+            let spec = reload.get_ref();
+            if spec.signal.is_some() == spec.exec.is_some() {
+                return Err(at.error(
+                    reload.span(),
+                    "`reload` needs exactly one of `signal` or `exec`",
+                    Some("e.g. reload = { signal = \"HUP\", log = \"zones reloaded\" } or reload = { exec = [\"rndc\", \"reload\"] }".into()),
                 ));
             }
         }

@@ -6,6 +6,8 @@
 //! `plan` (tasks expand to concrete steps; pure) -> `run` (one run: `runtime` starts the
 //! service, `checks` run the steps) -> `events` -> `report` (human, JSON Lines, JUnit).
 //! `app` ties them together and turns the result into an exit code (`exit`).
+//! Around the loop: `init` writes a `devloop.toml` from a template; `hook` is the git
+//! pre-commit hook, which runs a task on `staged` (the index, exported by `git`).
 
 mod app;
 mod checks;
@@ -17,11 +19,16 @@ mod error;
 mod events;
 mod exit;
 mod fsutil;
+mod git;
+mod hook;
+mod init;
 mod plan;
 mod report;
 mod run;
 mod runtime;
 mod shell;
+mod staged;
+mod watch;
 
 /// Runs devloop with the process's arguments and returns the exit code.
 pub fn main() -> i32 {

@@ -15,7 +15,8 @@ use crate::error::{AppError, Signal};
 use crate::events::{CheckOutcome, Event, Reporters, Summary, Verdict};
 use crate::plan::{Action, Plan, PlannedStep};
 use crate::runtime::{
-    ContainerGuard, Engine, ImageInfo, Owner, Registry, ServiceSpec, ensure_image, sweep_leftovers,
+    ContainerGuard, Engine, ImageInfo, LogBuffer, Owner, Registry, ServiceSpec, ensure_image,
+    sweep_leftovers,
 };
 
 /// Tells a run that it should stop, and why.
@@ -37,6 +38,11 @@ impl Cancel {
                 std::future::pending::<()>().await;
             }
         }
+    }
+
+    /// The signal that cancelled the run, if any.
+    pub(crate) fn signal(&self) -> Option<Signal> {
+        *self.0.borrow()
     }
 
     /// Runs `work` unless and until the run is cancelled.
@@ -65,6 +71,19 @@ pub(crate) struct Running {
     pub guard: ContainerGuard,
     pub image: ImageInfo,
     pub engine: Engine,
+    /// In watch mode, the followed log, and where the current round's part of it starts.
+    pub log: Option<LogBuffer>,
+    pub log_mark: usize,
+}
+
+impl Running {
+    /// The log lines of the current round (the whole log in a one-shot run).
+    pub(crate) async fn round_log(&self) -> Vec<String> {
+        match &self.log {
+            Some(buffer) => buffer.since(self.log_mark),
+            None => self.guard.logs(None).await,
+        }
+    }
 }
 
 /// Starts the service of `config`: image by the pull policy, container, readiness.
@@ -168,6 +187,8 @@ pub(crate) async fn start_service(
         guard,
         image,
         engine,
+        log: None,
+        log_mark: 0,
     })
 }
 
@@ -183,11 +204,8 @@ pub(crate) async fn run_plan(
     registry: &Registry,
     cancel: &Cancel,
 ) -> Result<Verdict, AppError> {
-    let started = Instant::now();
-    reporters.emit(Event::Started { task: &plan.task });
     let mut service = None;
-    let mut counts = (0, 0);
-    let mut error = run_steps(
+    let mut round = run_round(
         config,
         plan,
         options,
@@ -195,14 +213,11 @@ pub(crate) async fn run_plan(
         registry,
         cancel,
         &mut service,
-        &mut counts,
     )
-    .await
-    .err();
-    let (passed, failed) = counts;
+    .await;
     let image = service.as_ref().map(|s: &Running| s.image.clone());
     if let Some(running) = service {
-        if failed > 0 && options.keep && error.is_none() {
+        if round.counts.1 > 0 && options.keep && round.error.is_none() {
             let name = running.guard.keep();
             reporters.emit(Event::Note {
                 message: format!(
@@ -210,25 +225,74 @@ pub(crate) async fn run_plan(
                 ),
             });
         } else if let Err(e) = running.guard.remove().await {
-            error.get_or_insert(e.into());
+            round.error.get_or_insert(e.into());
         }
     }
+    finish_round(reporters, plan, round, image.as_ref())
+}
+
+/// One pass over a plan's steps, against `service` (started on first need, and left
+/// running for the caller: `run_plan` removes it, `watch` keeps it warm).
+pub(crate) struct Round {
+    pub counts: Counts,
+    pub error: Option<AppError>,
+    started: Instant,
+}
+
+pub(crate) async fn run_round(
+    config: &Config,
+    plan: &Plan,
+    options: &RunOptions,
+    reporters: &mut Reporters,
+    registry: &Registry,
+    cancel: &Cancel,
+    service: &mut Option<Running>,
+) -> Round {
+    let started = Instant::now();
+    reporters.emit(Event::Started { task: &plan.task });
+    let mut counts = (0, 0);
+    let error = run_steps(
+        config,
+        plan,
+        options,
+        reporters,
+        registry,
+        cancel,
+        service,
+        &mut counts,
+    )
+    .await
+    .err();
+    Round {
+        counts,
+        error,
+        started,
+    }
+}
+
+/// Reports a round's summary and turns it into the verdict.
+pub(crate) fn finish_round(
+    reporters: &mut Reporters,
+    plan: &Plan,
+    round: Round,
+    image: Option<&ImageInfo>,
+) -> Result<Verdict, AppError> {
     summarize(
         reporters,
         plan,
-        started,
-        (passed, failed),
-        image.as_ref(),
-        error.as_ref(),
+        round.started,
+        round.counts,
+        image,
+        round.error.as_ref(),
     );
-    match error {
+    match round.error {
         Some(e) => Err(e),
-        None if failed > 0 => Ok(Verdict::Failed),
+        None if round.counts.1 > 0 => Ok(Verdict::Failed),
         None => Ok(Verdict::Passed),
     }
 }
 
-type Counts = (usize, usize);
+pub(crate) type Counts = (usize, usize);
 
 #[allow(clippy::too_many_arguments)]
 async fn run_steps(
@@ -282,7 +346,7 @@ async fn run_steps(
     if let (Some(running), Some(spec)) = (service.as_ref(), &config.service) {
         if !spec.fail_on_log.is_empty() {
             let started = Instant::now();
-            let lines = running.guard.logs(None).await;
+            let lines = running.round_log().await;
             let complaints = checks::log_complaints(&lines, &spec.fail_on_log);
             let check = checks::log_check(
                 &plan.task,

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bollard::Docker;
 
-pub(crate) use container::{ContainerGuard, ExecOutput, Registry, ServiceSpec};
+pub(crate) use container::{ContainerGuard, ExecOutput, LogBuffer, Registry, ServiceSpec};
 pub(crate) use image::{ImageInfo, ensure_image};
 pub(crate) use sweep::{Owner, clean, sweep_leftovers};
 

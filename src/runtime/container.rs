@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, KillContainerOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 
@@ -76,6 +77,57 @@ async fn force_remove(engine: &Engine, id: &str) -> Result<(), bollard::errors::
             status_code: 404, ..
         }) => Ok(()),
         other => other,
+    }
+}
+
+/// The container's log lines as they arrive (see [`ContainerGuard::follow_logs`]).
+#[derive(Clone, Default)]
+pub(crate) struct LogBuffer {
+    lines: Arc<Mutex<Vec<String>>>,
+    arrived: Arc<tokio::sync::Notify>,
+}
+
+impl LogBuffer {
+    fn push(&self, new: Vec<String>) {
+        if new.is_empty() {
+            return;
+        }
+        if let Ok(mut lines) = self.lines.lock() {
+            lines.extend(new);
+        }
+        self.arrived.notify_waiters();
+    }
+
+    /// How many lines have arrived: a mark for [`LogBuffer::since`].
+    pub(crate) fn len(&self) -> usize {
+        self.lines.lock().map_or(0, |l| l.len())
+    }
+
+    pub(crate) fn since(&self, mark: usize) -> Vec<String> {
+        self.lines
+            .lock()
+            .map(|l| l.get(mark..).map(<[String]>::to_vec).unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    /// Waits until a line after `mark` matches, or `timeout` passes.
+    pub(crate) async fn wait_for(
+        &self,
+        pattern: &regex::Regex,
+        mark: usize,
+        timeout: Duration,
+    ) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            // Register before looking, so a line that arrives in between still wakes us.
+            let arrived = self.arrived.notified();
+            if self.since(mark).iter().any(|line| pattern.is_match(line)) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                return false;
+            }
+        }
     }
 }
 
@@ -326,6 +378,45 @@ impl ContainerGuard {
             output,
             timed_out,
         })
+    }
+
+    /// Sends a signal to the container's main process (e.g. HUP to reload).
+    pub(crate) async fn signal(&self, signal: &str) -> Result<(), RuntimeError> {
+        let options = KillContainerOptionsBuilder::default()
+            .signal(signal)
+            .build();
+        self.engine
+            .docker
+            .kill_container(&self.id, Some(options))
+            .await
+            .map_err(|e| api_error(format!("sending {signal} to {}", self.name), e))
+    }
+
+    /// Follows the container's log from its start, line by line, into a buffer that
+    /// waits can watch: faster than asking for the log again and again.
+    pub(crate) fn follow_logs(&self) -> LogBuffer {
+        let buffer = LogBuffer::default();
+        let options = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .follow(true)
+            .tail("all")
+            .build();
+        let mut stream = self.engine.docker.logs(&self.id, Some(options));
+        let sink = buffer.clone();
+        tokio::spawn(async move {
+            let mut partial = String::new();
+            while let Some(Ok(chunk)) = stream.next().await {
+                partial.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+                let mut complete = Vec::new();
+                while let Some(end) = partial.find('\n') {
+                    complete.push(partial[..end].trim_end_matches('\r').to_owned());
+                    partial.drain(..=end);
+                }
+                sink.push(complete);
+            }
+        });
+        buffer
     }
 
     /// Polls the readiness probe until it succeeds, the container dies, or time runs out.

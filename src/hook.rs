@@ -1,0 +1,398 @@
+//! The git pre-commit hook: installing it, removing it, and deciding what it runs: the
+//! `[hook]` task on the staged tree (see `staged`), or nothing at all when the staged
+//! change touches none of the `[hook]` paths.
+
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::cli::Options;
+use crate::config::{self, FILE_NAME};
+use crate::error::AppError;
+use crate::exit;
+use crate::fsutil;
+use crate::git::Repo;
+use crate::plan;
+use crate::staged;
+
+/// `[hook]` in `devloop.toml`: what the pre-commit hook runs, and when.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HookSpec {
+    /// The task to run; `test` when absent.
+    pub task: Option<String>,
+    /// Paths (or glob patterns) relative to the project directory; a commit that touches
+    /// none of them, nor `devloop.toml`, runs nothing. Everything when absent.
+    pub paths: Option<Vec<String>>,
+}
+
+impl HookSpec {
+    pub(crate) fn task(&self) -> &str {
+        self.task.as_deref().unwrap_or("test")
+    }
+}
+
+/// The line that marks a hook as devloop's: only such a hook is replaced or removed
+/// without `--force`.
+const MARKER: &str = "# devloop pre-commit hook: written by `devloop hook install`";
+
+/// Where `install --force` keeps the hook it replaces; `uninstall` puts it back.
+const BACKUP: &str = "pre-commit.before-devloop";
+
+/// `devloop hook install`.
+pub(crate) fn install(options: &Options, force: bool) -> Result<i32, AppError> {
+    let cwd = current_dir()?;
+    let start = start_dir(&cwd, options);
+    let repo = Repo::discover(&start)?;
+    let config_path = match &options.file {
+        Some(file) => cwd.join(file),
+        None => config::find(&start).map_err(|_| {
+            AppError::usage(
+                format!("no {FILE_NAME} in {} or above it", start.display()),
+                Some("write one with `devloop init` first".into()),
+            )
+        })?,
+    };
+    let config = config::load(&config_path)?;
+    plan::find_task(&config, config.hook.task())?;
+    let relative = config
+        .root
+        .join(FILE_NAME)
+        .strip_prefix(&repo.top)
+        .map(Path::to_path_buf)
+        .map_err(|_| {
+            AppError::usage(
+                format!(
+                    "{} is outside the git work tree {}",
+                    config_path.display(),
+                    repo.top.display()
+                ),
+                None,
+            )
+        })?;
+    // Hooks run at the top of the work tree: point the hook at the project from there.
+    let mut args: Vec<Vec<u8>> = Vec::new();
+    if options.file.is_some() {
+        args.push(b"-f".to_vec());
+        args.push(relative.as_os_str().as_bytes().to_vec());
+    } else if let Some(dir) = relative.parent().filter(|d| !d.as_os_str().is_empty()) {
+        args.push(b"-C".to_vec());
+        args.push(dir.as_os_str().as_bytes().to_vec());
+    }
+    let exe = std::env::current_exe().map_err(|source| AppError::Io {
+        action: "finding devloop's own path".into(),
+        source,
+    })?;
+    let exe = std::fs::canonicalize(&exe).unwrap_or(exe);
+    let text = script(&exe, &args);
+
+    let hooks = repo.hooks_dir()?;
+    let hook = hooks.join("pre-commit");
+    let backup = hooks.join(BACKUP);
+    let mut replaced = false;
+    match std::fs::read(&hook) {
+        Ok(existing) if is_ours(&existing) => {}
+        Ok(_) if !force => {
+            return Err(AppError::usage(
+                format!(
+                    "{} exists and was not written by devloop; left as is",
+                    hook.display()
+                ),
+                Some(format!(
+                    "add `devloop hook run` to it by hand, or replace it with `devloop hook install --force` (it is kept as {BACKUP})"
+                )),
+            ));
+        }
+        Ok(_) => {
+            if backup.exists() {
+                return Err(AppError::usage(
+                    format!("{} exists already; left as is", backup.display()),
+                    Some("move it away, then install again".into()),
+                ));
+            }
+            std::fs::rename(&hook, &backup).map_err(|source| AppError::Io {
+                action: format!("keeping {} as {}", hook.display(), backup.display()),
+                source,
+            })?;
+            replaced = true;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => {
+            return Err(AppError::Io {
+                action: format!("reading {}", hook.display()),
+                source,
+            });
+        }
+    }
+    std::fs::create_dir_all(&hooks)
+        .and_then(|()| fsutil::write_atomic_with_mode(&hook, &text, Some(0o755)))
+        .map_err(|source| AppError::Io {
+            action: format!("writing {}", hook.display()),
+            source,
+        })?;
+    if replaced {
+        println!("kept the previous hook as {}", backup.display());
+    }
+    println!(
+        "installed {}: every commit now runs `devloop {}` on what is staged\n\
+         (skip it once with git commit --no-verify; remove it with devloop hook uninstall)",
+        hook.display(),
+        config.hook.task()
+    );
+    Ok(exit::PASSED)
+}
+
+/// `devloop hook uninstall`: removes the hook if devloop wrote it, and puts back the one
+/// `install --force` replaced.
+pub(crate) fn uninstall(options: &Options) -> Result<i32, AppError> {
+    let cwd = current_dir()?;
+    let repo = Repo::discover(&start_dir(&cwd, options))?;
+    let hooks = repo.hooks_dir()?;
+    let hook = hooks.join("pre-commit");
+    match std::fs::read(&hook) {
+        Ok(existing) if is_ours(&existing) => {}
+        Ok(_) => {
+            return Err(AppError::usage(
+                format!("{} was not written by devloop; left as is", hook.display()),
+                None,
+            ));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(AppError::usage(
+                format!(
+                    "no pre-commit hook in {}; nothing to remove",
+                    hooks.display()
+                ),
+                None,
+            ));
+        }
+        Err(source) => {
+            return Err(AppError::Io {
+                action: format!("reading {}", hook.display()),
+                source,
+            });
+        }
+    }
+    let io = |action: String| move |source| AppError::Io { action, source };
+    std::fs::remove_file(&hook).map_err(io(format!("removing {}", hook.display())))?;
+    println!("removed {}", hook.display());
+    let backup = hooks.join(BACKUP);
+    if backup.exists() {
+        std::fs::rename(&backup, &hook).map_err(io(format!(
+            "restoring {} from {}",
+            hook.display(),
+            backup.display()
+        )))?;
+        println!("restored the previous hook from {}", backup.display());
+    }
+    Ok(exit::PASSED)
+}
+
+/// What `devloop hook run` does.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Nothing the hook watches is staged: say this, start nothing.
+    Skip(String),
+    /// Run this task on the staged tree.
+    Run(String),
+}
+
+/// Reads the staged `devloop.toml` and the staged change, without exporting anything.
+pub(crate) fn decide(options: &Options) -> Result<Decision, AppError> {
+    let located = staged::locate(options)?;
+    let config = staged::read_config(&located)?;
+    let task = config.hook.task().to_owned();
+    plan::find_task(&config, &task)?;
+    let paths = config.hook.paths.as_deref();
+    for path in paths.unwrap_or_default() {
+        if path.starts_with('/') || path.split('/').any(|part| part == "..") {
+            return Err(AppError::usage(
+                format!("hook.paths: `{path}` is not inside the project"),
+                Some(format!(
+                    "paths are relative to the directory of {FILE_NAME}, e.g. paths = [\"zones\"]"
+                )),
+            ));
+        }
+    }
+    let changed = located.repo.staged_paths()?;
+    let dir = located.project_dir();
+    if touches(paths, dir, &changed) {
+        return Ok(Decision::Run(task));
+    }
+    let watched = match paths {
+        Some(paths) => paths
+            .iter()
+            .map(String::as_str)
+            .chain([FILE_NAME])
+            .map(|p| join(dir, p))
+            .collect::<Vec<_>>()
+            .join(", "),
+        None if dir.is_empty() => ".".to_owned(),
+        None => format!("{dir}/"),
+    };
+    Ok(Decision::Skip(format!(
+        "devloop: no staged change under {watched}; skipping"
+    )))
+}
+
+/// Whether a staged path (relative to the top of the work tree) is one the hook watches:
+/// inside the project directory `dir`, and `devloop.toml` or under one of `paths`.
+fn touches(paths: Option<&[String]>, dir: &str, changed: &[String]) -> bool {
+    changed.iter().any(|path| {
+        let relative = if dir.is_empty() {
+            Some(path.as_str())
+        } else {
+            path.strip_prefix(dir)
+                .and_then(|rest| rest.strip_prefix('/'))
+        };
+        let Some(relative) = relative else {
+            return false;
+        };
+        relative == FILE_NAME
+            || paths.is_none_or(|paths| paths.iter().any(|p| watched_by(p, relative)))
+    })
+}
+
+/// `zones` watches `zones` and everything under it; a glob (`zones/*.zone`) watches what
+/// it matches and what is under that.
+fn watched_by(pattern: &str, path: &str) -> bool {
+    let pattern = pattern.trim_start_matches("./").trim_end_matches('/');
+    if pattern.is_empty() || pattern == "." {
+        return true;
+    }
+    let glob = glob::Pattern::new(pattern).ok();
+    // The path itself, then each directory above it.
+    std::iter::successors(Some(path), |p| p.rsplit_once('/').map(|(parent, _)| parent))
+        .any(|p| p == pattern || glob.as_ref().is_some_and(|g| g.matches(p)))
+}
+
+fn join(dir: &str, path: &str) -> String {
+    if dir.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{dir}/{path}")
+    }
+}
+
+fn is_ours(hook: &[u8]) -> bool {
+    hook.split(|b| *b == b'\n')
+        .any(|line| line == MARKER.as_bytes())
+}
+
+/// The hook: devloop at the path that installed it, else the one on PATH.
+fn script(exe: &Path, args: &[Vec<u8>]) -> Vec<u8> {
+    let exe = quote(exe.as_os_str().as_bytes());
+    let mut command = b"exec \"$devloop\"".to_vec();
+    for arg in args {
+        command.push(b' ');
+        command.extend(quote(arg));
+    }
+    command.extend_from_slice(b" hook run\n");
+    let mut text = format!(
+        "#!/bin/sh\n\
+         {MARKER}\n\
+         # (`devloop hook uninstall` removes it). Before each commit it runs the [hook] task\n\
+         # of devloop.toml (default: test) on what is staged: the index is exported to a\n\
+         # temporary directory and mounted, so unstaged edits and untracked files can neither\n\
+         # pass nor fail the commit. It skips the run when no staged change touches the\n\
+         # [hook] paths. Skip it once with `git commit --no-verify`.\n"
+    )
+    .into_bytes();
+    text.extend_from_slice(b"devloop=");
+    text.extend_from_slice(&exe);
+    text.extend_from_slice(
+        b"\nif [ ! -x \"$devloop\" ]; then\n  \
+          devloop=$(command -v devloop) || {\n    \
+          echo \"devloop pre-commit hook: devloop is neither at $devloop nor on PATH; install it, or commit with --no-verify\" >&2\n    \
+          exit 1\n  \
+          }\nfi\n",
+    );
+    text.extend(command);
+    text
+}
+
+/// A word for sh: single-quoted, with each `'` written as `'\''`.
+fn quote(word: &[u8]) -> Vec<u8> {
+    let mut out = vec![b'\''];
+    for &b in word {
+        if b == b'\'' {
+            out.extend_from_slice(b"'\\''");
+        } else {
+            out.push(b);
+        }
+    }
+    out.push(b'\'');
+    out
+}
+
+fn current_dir() -> Result<PathBuf, AppError> {
+    std::env::current_dir().map_err(|source| AppError::Io {
+        action: "reading the current directory".into(),
+        source,
+    })
+}
+
+fn start_dir(cwd: &Path, options: &Options) -> PathBuf {
+    options
+        .directory
+        .as_ref()
+        .map_or_else(|| cwd.to_path_buf(), |dir| cwd.join(dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_change_under_a_watched_path_runs_the_hook() {
+        let paths = strings(&["zones", "bin/", "./Dockerfile"]);
+        let yes = |changed: &[&str]| touches(Some(&paths), "", &strings(changed));
+        assert!(yes(&["zones/bl"]));
+        assert!(yes(&["README", "bin/start"]));
+        assert!(yes(&["Dockerfile"]));
+        assert!(yes(&["devloop.toml"]));
+        assert!(!yes(&["README"]));
+        assert!(!yes(&["zonesx/bl", "Dockerfile.old"]));
+        assert!(!yes(&[]));
+    }
+
+    #[test]
+    fn paths_are_relative_to_the_project_directory() {
+        let paths = strings(&["zones"]);
+        let yes = |changed: &[&str]| touches(Some(&paths), "svc/rbl", &strings(changed));
+        assert!(yes(&["svc/rbl/zones/bl"]));
+        assert!(yes(&["svc/rbl/devloop.toml"]));
+        assert!(!yes(&["zones/bl", "devloop.toml", "svc/rblx/zones/bl"]));
+        // No paths: everything in the project, nothing outside it.
+        assert!(touches(None, "svc/rbl", &strings(&["svc/rbl/README"])));
+        assert!(!touches(None, "svc/rbl", &strings(&["svc/other/README"])));
+        assert!(touches(None, "", &strings(&["anything"])));
+    }
+
+    #[test]
+    fn globs_watch_what_they_match_and_below() {
+        assert!(watched_by("zones/*.zone", "zones/example.com.zone"));
+        assert!(!watched_by("zones/*.zone", "zones/README"));
+        assert!(watched_by("conf*", "conf.d/named.conf"));
+        assert!(watched_by(".", "anything/at/all"));
+    }
+
+    #[test]
+    fn the_script_is_marked_and_quotes_its_words() {
+        let text = script(
+            Path::new("/opt/it's here/devloop"),
+            &[b"-C".to_vec(), b"svc/rbl".to_vec()],
+        );
+        let text = String::from_utf8(text).expect("utf-8");
+        assert!(text.starts_with("#!/bin/sh\n"));
+        assert!(is_ours(text.as_bytes()));
+        assert!(text.contains("devloop='/opt/it'\\''s here/devloop'\n"));
+        assert!(text.ends_with("exec \"$devloop\" '-C' 'svc/rbl' hook run\n"));
+        assert!(!is_ours(b"#!/bin/sh\n# devloop\nexec devloop test\n"));
+    }
+}

@@ -1,0 +1,371 @@
+//! `devloop watch`: rerun a task on every save, for a tmux pane. The container stays warm
+//! between runs: a change to the data is applied by the service's reload action, a change
+//! to `devloop.toml` or the Dockerfile (or a new image) starts a fresh container.
+//!
+//! Runs never overlap. Changes that arrive during a run are collected and make exactly
+//! one more run after it.
+
+mod filter;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use console::{Term, style};
+use notify::Watcher;
+use tokio::sync::mpsc;
+
+use crate::cli::Options;
+use crate::config::{self, Config, ReloadSpec};
+use crate::error::AppError;
+use crate::events::{Event, Reporters};
+use crate::exit;
+use crate::plan::{self, Plan};
+use crate::run::{Cancel, RunOptions, Running, finish_round, run_round};
+use crate::runtime::Registry;
+
+pub(crate) use filter::{Change, Filter};
+
+/// What `devloop watch` was asked to do.
+pub(crate) struct WatchJob {
+    pub config_path: PathBuf,
+    pub task: String,
+    /// The task's arguments as `name=value`, bound once (prompts happen before watching).
+    pub args: Vec<String>,
+    pub clear: bool,
+    pub options: Options,
+}
+
+const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(30);
+/// How many log lines to show when the service died between runs.
+const DEATH_LOG: usize = 15;
+
+pub(crate) async fn watch(
+    job: WatchJob,
+    registry: Registry,
+    cancel: Cancel,
+) -> Result<i32, AppError> {
+    let mut config = config::load(&job.config_path)?;
+    let mut plan = plan_for(&config, &job)?;
+    let (tx, mut events) = mpsc::unbounded_channel::<PathBuf>();
+    let mut watcher =
+        notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
+            Ok(event) if changes_content(&event.kind) => {
+                for path in event.paths {
+                    let _ = tx.send(path);
+                }
+            }
+            _ => {}
+        })
+        .map_err(|e| watch_error(&config.root, e))?;
+    watcher
+        .watch(&config.root, notify::RecursiveMode::Recursive)
+        .map_err(|e| watch_error(&config.root, e))?;
+    let mut filter = Filter::new(&config);
+    let run_options = RunOptions {
+        pull: job.options.pull.map(Into::into),
+        ..RunOptions::default()
+    };
+
+    let mut service: Option<Running> = None;
+    let mut next = Some((Change::Restart, "start".to_owned()));
+    let outcome = loop {
+        if let Some((change, trigger)) = next.take() {
+            if change == Change::Reconfigure {
+                // A broken devloop.toml is shown and waited out, not fatal: the user is
+                // in the middle of editing it.
+                match config::load(&job.config_path)
+                    .map_err(AppError::from)
+                    .and_then(|c| plan_for(&c, &job).map(|p| (c, p)))
+                {
+                    Ok((c, p)) => {
+                        config = c;
+                        plan = p;
+                        filter = Filter::new(&config);
+                    }
+                    Err(e) => {
+                        header(&job, &trigger);
+                        eprint!("{}", e.render(console::colors_enabled_stderr()));
+                        next = wait_for_change(&mut events, &filter, &config, &cancel).await;
+                        if next.is_none() {
+                            break Ok(());
+                        }
+                        continue;
+                    }
+                }
+            }
+            header(&job, &trigger);
+            let mut reporters = reporters(&job.options);
+            prepare_service(&config, change, &mut service, &mut reporters).await;
+            let mut round = run_round(
+                &config,
+                &plan,
+                &run_options,
+                &mut reporters,
+                &registry,
+                &cancel,
+                &mut service,
+            )
+            .await;
+            if let Some(running) = service.as_mut() {
+                if running.log.is_none() {
+                    running.log = Some(running.guard.follow_logs());
+                }
+            }
+            let failed_to_run = round.error.is_some();
+            if matches!(round.error, Some(AppError::Interrupted(_))) {
+                let image = service.as_ref().map(|s| s.image.clone());
+                round.error = None;
+                let _ = finish_round(&mut reporters, &plan, round, image.as_ref());
+                let _ = reporters.finish();
+                break Ok(());
+            }
+            let image = service.as_ref().map(|s| s.image.clone());
+            let verdict = finish_round(&mut reporters, &plan, round, image.as_ref());
+            let _ = reporters.finish();
+            if let Err(e) = verdict {
+                eprint!("{}", e.render(console::colors_enabled_stderr()));
+            }
+            if failed_to_run {
+                // The service could not start or died: start afresh on the next change.
+                if let Some(running) = service.take() {
+                    let _ = running.guard.remove().await;
+                }
+            }
+        }
+        // Changes made during the run are waiting in the channel: they make one more run.
+        next = drain(&mut events, &filter);
+        if next.is_none() {
+            next = wait_for_change(&mut events, &filter, &config, &cancel).await;
+            if next.is_none() {
+                break Ok(());
+            }
+        }
+    };
+    drop(watcher);
+    if let Some(running) = service {
+        running.guard.remove().await?;
+    }
+    outcome.map(|()| match cancel.signal() {
+        Some(crate::error::Signal::Term) => exit::TERMINATED,
+        Some(crate::error::Signal::Int) => exit::INTERRUPTED,
+        None => exit::PASSED,
+    })
+}
+
+/// Whether an event can have changed what a file holds. Reading a file is an event too
+/// (the service itself reads the mounted files on every reload); it must not trigger a run.
+fn changes_content(kind: &notify::EventKind) -> bool {
+    use notify::EventKind;
+    use notify::event::{AccessKind, AccessMode, MetadataKind, ModifyKind};
+    match kind {
+        EventKind::Create(_) | EventKind::Remove(_) => true,
+        EventKind::Modify(ModifyKind::Metadata(kind)) => !matches!(kind, MetadataKind::AccessTime),
+        EventKind::Modify(_) => true,
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) | EventKind::Any | EventKind::Other => false,
+    }
+}
+
+fn watch_error(root: &Path, e: notify::Error) -> AppError {
+    AppError::Io {
+        action: format!("watching {}", root.display()),
+        source: std::io::Error::other(e.to_string()),
+    }
+}
+
+fn plan_for(config: &Config, job: &WatchJob) -> Result<Plan, AppError> {
+    let task = plan::find_task(config, &job.task)?;
+    let args = plan::bind_args(task, &job.args, &mut |_| None)?;
+    Ok(plan::plan(config, task, args)?)
+}
+
+fn reporters(options: &Options) -> Reporters {
+    crate::app::reporters(options)
+}
+
+/// Gets the warm service ready for a run: reload it, or make way for a fresh one.
+async fn prepare_service(
+    config: &Config,
+    change: Change,
+    service: &mut Option<Running>,
+    reporters: &mut Reporters,
+) {
+    let Some(running) = service.as_mut() else {
+        return;
+    };
+    let mut restart = change != Change::Reload;
+    if !restart {
+        if let Some(status) = running.guard.exit_status().await {
+            reporters.emit(Event::Note {
+                message: format!(
+                    "the service had exited (status {status}); starting it again. Its last lines:\n{}",
+                    running
+                        .guard
+                        .log_tail(DEATH_LOG)
+                        .await
+                        .iter()
+                        .map(|l| format!("  | {l}"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                ),
+            });
+            restart = true;
+        }
+    }
+    if !restart && image_changed(running).await {
+        reporters.emit(Event::Note {
+            message: format!(
+                "image {} changed; starting a fresh container",
+                running.image.name
+            ),
+        });
+        restart = true;
+    }
+    let reload = config.service.as_ref().and_then(|s| s.reload.as_ref());
+    if !restart {
+        match reload {
+            Some(spec) => match apply_reload(running, spec.get_ref()).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    reporters.emit(Event::Note {
+                        message: format!(
+                            "the reload did not take effect within {:?}; starting a fresh container",
+                            spec.get_ref().timeout()
+                        ),
+                    });
+                    restart = true;
+                }
+                Err(e) => {
+                    reporters.emit(Event::Note {
+                        message: format!("reload failed ({e}); starting a fresh container"),
+                    });
+                    restart = true;
+                }
+            },
+            None => restart = true,
+        }
+    }
+    if restart {
+        if let Some(old) = service.take() {
+            let _ = old.guard.remove().await;
+        }
+    }
+}
+
+async fn image_changed(running: &Running) -> bool {
+    match running
+        .engine
+        .docker
+        .inspect_image(&running.image.name)
+        .await
+    {
+        Ok(inspect) => inspect.id.is_some_and(|id| id != running.image.id),
+        Err(_) => false,
+    }
+}
+
+/// Sends the reload and waits for its proof. `Ok(false)`: no proof in time.
+async fn apply_reload(running: &mut Running, spec: &ReloadSpec) -> Result<bool, AppError> {
+    let mark = running.log.as_ref().map_or(0, |log| log.len());
+    running.log_mark = mark;
+    if let Some(signal) = &spec.signal {
+        running.guard.signal(signal).await?;
+    } else if let Some(command) = &spec.exec {
+        let out = running.guard.exec(command, &[], spec.timeout()).await?;
+        if out.status != 0 {
+            return Ok(false);
+        }
+    }
+    match (&spec.log, &running.log) {
+        (Some(pattern), Some(log)) => Ok(log.wait_for(&pattern.0, mark, spec.timeout()).await),
+        _ => Ok(true),
+    }
+}
+
+/// Takes every change already queued; the strongest decides what the next run does.
+fn drain(
+    events: &mut mpsc::UnboundedReceiver<PathBuf>,
+    filter: &Filter,
+) -> Option<(Change, String)> {
+    let mut found: Option<(Change, PathBuf)> = None;
+    while let Ok(path) = events.try_recv() {
+        if let Some((change, relative)) = filter.classify(&path) {
+            // The strongest change wins; among equals, a file that still exists (the
+            // real name, not an editor's temporary file renamed over it).
+            let better = match &found {
+                None => true,
+                Some((c, p)) => change > *c || (change == *c && !filter.exists(p) && path.exists()),
+            };
+            if better {
+                found = Some((change, relative));
+            }
+        }
+    }
+    found.map(|(change, path)| (change, format!("{} changed", path.display())))
+}
+
+/// Waits for the first relevant change, then a little longer for the rest of the save
+/// (editors write several files for one save). `None` when the run is cancelled.
+async fn wait_for_change(
+    events: &mut mpsc::UnboundedReceiver<PathBuf>,
+    filter: &Filter,
+    config: &Config,
+    cancel: &Cancel,
+) -> Option<(Change, String)> {
+    let debounce = config.watch.debounce.map_or(DEFAULT_DEBOUNCE, |d| d.0);
+    loop {
+        let path = cancel.guard(events.recv()).await.ok()??;
+        let Some((mut change, mut relative)) = filter.classify(&path) else {
+            continue;
+        };
+        tokio::time::sleep(debounce).await;
+        if let Some((more, text)) = drain(events, filter) {
+            let more_path = PathBuf::from(text.trim_end_matches(" changed"));
+            if more > change || (more == change && !filter.exists(&relative)) {
+                change = more;
+                relative = more_path;
+            }
+        }
+        return Some((change, format!("{} changed", relative.display())));
+    }
+}
+
+/// One screen per run: cleared (unless --no-clear), then task, time and trigger.
+fn header(job: &WatchJob, trigger: &str) {
+    if job.options.json() {
+        return;
+    }
+    let term = Term::stdout();
+    if job.clear && term.is_term() {
+        let _ = term.clear_screen();
+    }
+    let _ = term.write_line(
+        &style(format!(
+            "── devloop watch · {} · {} · {trigger}",
+            job.task,
+            local_time()
+        ))
+        .bold()
+        .to_string(),
+    );
+}
+
+/// The local wall-clock time as HH:MM:SS.
+fn local_time() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let Ok(seconds) = libc::time_t::try_from(now) else {
+        return String::new();
+    };
+    // SAFETY: localtime_r writes only into the tm we own.
+    let tm = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&seconds, &mut tm).is_null() {
+            return String::new();
+        }
+        tm
+    };
+    format!("{:02}:{:02}:{:02}", tm.tm_hour, tm.tm_min, tm.tm_sec)
+}
