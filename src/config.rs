@@ -861,7 +861,13 @@ fn validate_step(
                 }
             }
         }
-        if let Some(script) = &spec.sh {
+        let script = spec.sh.as_deref().or_else(|| {
+            [&spec.exec, &spec.run]
+                .into_iter()
+                .flatten()
+                .find_map(|argv| shell_script(argv))
+        });
+        if let Some(script) = script {
             if let Some(name) = placeholders(script)
                 .into_iter()
                 .find(|n| task.args.iter().any(|a| &a.name == n))
@@ -869,16 +875,30 @@ fn validate_step(
                 return Err(at.error(
                     step.span(),
                     format!(
-                        "`{{{name}}}` in an sh step would paste a task argument into shell text"
+                        "`{{{name}}}` in a shell script would paste a task argument into shell text"
                     ),
                     Some(format!(
-                        "task arguments reach sh steps as environment variables: write \"${name}\""
+                        "task arguments reach commands as environment variables: write \"${name}\""
                     )),
                 ));
             }
         }
     }
     Ok(())
+}
+
+/// The script of an argument vector that runs a shell: `["sh", "-c", SCRIPT, ...]`.
+fn shell_script(argv: &[String]) -> Option<&str> {
+    let program = argv.first()?;
+    let name = program.rsplit('/').next().unwrap_or(program);
+    let shells = ["sh", "bash", "dash", "ash", "ksh", "mksh", "zsh", "busybox"];
+    if !shells.contains(&name) {
+        return None;
+    }
+    let flag = argv
+        .iter()
+        .position(|a| a.starts_with('-') && a.contains('c'))?;
+    argv.get(flag + 1).map(String::as_str)
 }
 
 /// The texts of a step into which task arguments are substituted.
@@ -1090,6 +1110,21 @@ steps = [
         let (_, _, message, help) = error_at(&text);
         assert!(message.contains("shell text"), "{message}");
         assert!(help.unwrap_or_default().contains("$host"));
+    }
+
+    #[test]
+    fn shell_scripts_in_argument_vectors_may_not_paste_arguments() {
+        for step in [
+            "{ run = [\"sh\", \"-c\", \"echo {host}\"] }",
+            "{ exec = [\"/bin/bash\", \"-ec\", \"dig {host}\"] }",
+        ] {
+            let text = RBL.replace("steps = [", &format!("steps = [\n  {step},"));
+            let (_, _, message, help) = error_at(&text);
+            assert!(message.contains("shell text"), "{message}");
+            assert!(help.unwrap_or_default().contains("$host"));
+        }
+        let fine = RBL.replace("steps = [", "steps = [\n  { run = [\"dig\", \"{host}\"] },");
+        assert!(parse_str(&fine).is_ok());
     }
 
     #[test]

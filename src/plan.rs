@@ -431,7 +431,11 @@ fn expand_step(
         if argv.is_empty() {
             return Err(bad_step("`exec` needs a command".into()));
         }
-        let check = command(argv, timeout);
+        let mut check = command(argv, timeout);
+        // As on the host: arguments reach the command as environment variables.
+        check
+            .env
+            .extend(args.iter().map(|(k, v)| (k.clone(), v.clone())));
         let label = step.name.clone().unwrap_or_else(|| check.argv.join(" "));
         return Ok(vec![(label, Action::Exec(check))]);
     }

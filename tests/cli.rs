@@ -1,9 +1,11 @@
 //! The command line as an operator meets it: listing tasks, prompts, mistakes in
 //! `devloop.toml` and on the command line, hostile arguments, an engine that is not there.
-//! None of these may start a container; the tests look.
+//! A mistake is caught before any container is created; the tests ask the engine's event
+//! log to make sure.
 
 mod common;
 
+use std::net::TcpListener;
 use std::time::Duration;
 
 use common::{LISTED, Project, require_docker};
@@ -14,7 +16,10 @@ fn list_shows_each_task_with_its_arguments() {
     let outcome = project.devloop().arg("list").run();
     outcome.success();
     let host = outcome.stdout_line("devloop test:host HOST ");
-    assert!(host.contains("# Check that HOST is blacklisted"), "{outcome}");
+    assert!(
+        host.contains("# Check that HOST is blacklisted"),
+        "{outcome}"
+    );
     outcome.stdout_line("devloop test ");
 }
 
@@ -45,7 +50,7 @@ fn a_missing_argument_without_a_terminal_is_a_usage_error() {
         .code(2)
         .stderr_has("needs the argument `host`")
         .output_lacks("Host name to test:");
-    assert!(project.containers().is_empty());
+    project.assert_no_container_created();
 }
 
 #[test]
@@ -65,7 +70,7 @@ fn an_unknown_key_in_devloop_toml_is_pointed_at_with_a_suggestion() {
         .code(2)
         .stderr_has(&format!("devloop.toml:{line}:1: unknown key `imgae`"))
         .stderr_has("did you mean `image`");
-    assert!(project.containers().is_empty());
+    project.assert_no_container_created();
 }
 
 #[test]
@@ -81,7 +86,7 @@ fn a_toml_syntax_error_is_pointed_at() {
         .run()
         .code(2)
         .stderr_has(&format!("devloop.toml:{line}:9:"));
-    assert!(project.containers().is_empty());
+    project.assert_no_container_created();
 }
 
 #[test]
@@ -108,7 +113,7 @@ fn an_unknown_task_gets_a_did_you_mean() {
         .code(2)
         .stderr_has("tset:host")
         .stderr_has("did you mean `test:host`");
-    assert!(project.containers().is_empty());
+    project.assert_no_container_created();
 }
 
 #[test]
@@ -125,10 +130,29 @@ fn an_unreachable_engine_is_an_environment_error_naming_what_was_tried() {
 }
 
 #[test]
+fn an_engine_that_never_answers_is_given_up_on_within_seconds() {
+    let project = Project::rbldnsd();
+    // Accepts connections on 127.0.0.1 and never says a word.
+    let silent = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+    let address = silent.local_addr().expect("address");
+    let host = format!("tcp://{address}");
+    project
+        .devloop()
+        .env("DOCKER_HOST", &host)
+        .args(["test:host", LISTED])
+        .run()
+        .code(3)
+        .within(Duration::from_secs(8))
+        .stderr_has(&host);
+}
+
+#[test]
 fn a_host_argument_with_shell_metacharacters_is_refused() {
     let _docker = require_docker();
     let project = Project::rbldnsd();
-    let marker = std::env::temp_dir().join(format!("pwned-{}", project.name()));
+    // Outside the work tree, and gone after the test even if the argument ran.
+    let markers = tempfile::tempdir().expect("tempdir");
+    let marker = markers.path().join("pwned");
     let hostile = format!("$(touch {})", marker.display());
     for argument in [hostile.as_str(), "a;b", "`id`"] {
         let outcome = project.devloop().args(["test:host", argument]).run();
@@ -146,7 +170,7 @@ fn a_host_argument_with_shell_metacharacters_is_refused() {
         .code(2)
         .stderr_has(&format!("{hostile:?}"));
     assert!(!marker.exists(), "the argument was executed");
-    assert!(project.containers().is_empty(), "a container was created");
+    project.assert_no_container_created();
 }
 
 #[test]
@@ -162,7 +186,9 @@ args = [{ name = "host", kind = "text" }]
 steps = [{ name = "echo", sh = "printf 'got:%s\n' \"$host\"" }]
 "#,
     );
-    let marker = std::env::temp_dir().join(format!("pwned2-{}", project.name()));
+    // Outside the work tree, and gone after the test even if the argument ran.
+    let markers = tempfile::tempdir().expect("tempdir");
+    let marker = markers.path().join("pwned2");
     let hostile = format!("$(touch {})", marker.display());
     project
         .devloop()
@@ -172,5 +198,57 @@ steps = [{ name = "echo", sh = "printf 'got:%s\n' \"$host\"" }]
         .passed("echo")
         .stdout_has(&format!("got:{hostile}"));
     assert!(!marker.exists(), "the argument was executed");
-    assert!(project.containers().is_empty(), "a container was created");
+    project.assert_no_container_created();
+}
+
+#[test]
+fn a_text_argument_is_never_pasted_into_the_shell_script_of_a_run_step() {
+    let _docker = require_docker();
+    let project = Project::rbldnsd();
+    project.append(
+        "devloop.toml",
+        r#"
+[task.echo]
+description = "Print the argument through a shell on the host"
+args = [{ name = "word" }]
+steps = [{ name = "echo", run = ["sh", "-c", "echo got:{word}"] }]
+"#,
+    );
+    // Outside the work tree, and gone after the test even if the argument ran.
+    let markers = tempfile::tempdir().expect("tempdir");
+    let marker = markers.path().join("pwned3");
+    let hostile = format!("$(touch {})", marker.display());
+    let outcome = project.devloop().args(["-v", "echo", &hostile]).run();
+    assert!(
+        !marker.exists(),
+        "the argument was run as shell code on the host\n{outcome}"
+    );
+    // Refusing the step (2) is right; so is quoting the value (the literal text printed).
+    if outcome.status.code() != Some(2) {
+        outcome.success().stdout_has(&format!("got:{hostile}"));
+    }
+    project.assert_no_container_left();
+}
+
+#[test]
+fn a_text_argument_is_never_pasted_into_the_shell_script_of_an_exec_step() {
+    let _docker = require_docker();
+    let project = Project::rbldnsd();
+    project.append(
+        "devloop.toml",
+        r#"
+[task.echo]
+description = "Print the argument through a shell in the container"
+args = [{ name = "word" }]
+steps = [{ name = "echo", exec = ["sh", "-c", "echo got:{word}"] }]
+"#,
+    );
+    // Run as code, this prints "got:injected"; as data, the text itself.
+    let hostile = "$(echo in)jected";
+    let outcome = project.devloop().args(["-v", "echo", hostile]).run();
+    outcome.stdout_lacks("got:injected");
+    if outcome.status.code() != Some(2) {
+        outcome.success().stdout_has(&format!("got:{hostile}"));
+    }
+    project.assert_no_container_left();
 }

@@ -4,7 +4,8 @@
 
 mod common;
 
-use common::{LISTED, Project, parse_xml, require_docker};
+use common::xml::parse_xml;
+use common::{LISTED, Project, require_docker, require_docker_alone};
 use serde_json::Value;
 
 #[test]
@@ -236,7 +237,8 @@ steps = [
 
 #[test]
 fn keep_leaves_a_failed_runs_container_up_and_clean_removes_it() {
-    let _docker = require_docker();
+    // Alone: `devloop clean` removes every kept container and leftover on this engine.
+    let _docker = require_docker_alone();
     let project = Project::rbldnsd();
     let outcome = project
         .devloop()
@@ -272,5 +274,34 @@ fn keep_leaves_nothing_when_the_run_passes() {
         .run()
         .success()
         .output_lacks("docker exec -it");
+    project.assert_no_container_left();
+}
+
+#[test]
+fn a_daemon_that_dies_at_start_is_an_environment_error_with_its_log() {
+    let _docker = require_docker();
+    let project = Project::rbldnsd();
+    std::fs::remove_file(project.file("zones/wl")).expect("remove zones/wl");
+    project
+        .devloop()
+        .args(["test:host", LISTED])
+        .run()
+        .code(3)
+        .within(std::time::Duration::from_secs(10))
+        .stderr_has("exited with status")
+        .stderr_has("file wl: unable to open file");
+    project.assert_no_container_left();
+}
+
+#[test]
+fn a_work_tree_whose_path_holds_a_colon_is_tested_like_any_other() {
+    let _docker = require_docker();
+    let project = Project::rbldnsd_at("ops:dns/rbldnsd");
+    project
+        .devloop()
+        .args(["test:host", LISTED])
+        .run()
+        .success()
+        .passed("black list");
     project.assert_no_container_left();
 }

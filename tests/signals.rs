@@ -2,9 +2,9 @@
 //! status; a run killed outright (SIGKILL) leaves its container to the next run or to
 //! `devloop clean`.
 //!
-//! Each run here waits for a readiness log line that never comes, so it is certainly
-//! still under way when the signal arrives; the exit status (130, 143) tells an
-//! interrupted run from one that finished first.
+//! Each run here is stuck when the signal arrives: waiting for a readiness log line that
+//! never comes, in a step that sleeps, or on an engine that never answers. The exit status
+//! (130, 143) tells an interrupted run from one that finished first.
 
 mod common;
 
@@ -45,12 +45,184 @@ fn sigint_as_soon_as_the_container_is_created_still_removes_it() {
     let run = project.devloop().args(["test:host", LISTED]).spawn();
     let deadline = std::time::Instant::now() + START;
     while project.containers().is_empty() {
-        assert!(std::time::Instant::now() < deadline, "no container appeared");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no container appeared"
+        );
         std::thread::sleep(Duration::from_millis(2));
     }
     run.signal(libc::SIGINT);
     run.wait().code(130);
     project.assert_no_container_left();
+}
+
+#[test]
+fn the_service_container_is_on_loopback_only_read_only_and_unprivileged() {
+    let _docker = require_docker();
+    let project = Project::rbldnsd();
+    project.never_ready();
+    let run = project.devloop().args(["test:host", LISTED]).spawn();
+    let name = project.wait_for_running_container(START);
+    let container = project.inspect(&name);
+    run.signal(libc::SIGINT);
+
+    let host = &container["HostConfig"];
+    let ports = container["NetworkSettings"]["Ports"]
+        .as_object()
+        .expect("published ports");
+    assert!(!ports.is_empty(), "{container:#}");
+    for (port, bindings) in ports {
+        for binding in bindings.as_array().into_iter().flatten() {
+            assert_eq!(
+                binding["HostIp"], "127.0.0.1",
+                "{port} is published beyond 127.0.0.1"
+            );
+        }
+    }
+    let mounts = container["Mounts"].as_array().expect("mounts");
+    let work_tree = mounts
+        .iter()
+        .find(|m| m["Destination"] == "/service")
+        .expect("the work tree is mounted on /service");
+    assert_eq!(work_tree["RW"], false, "{work_tree}");
+    assert_eq!(
+        std::path::Path::new(work_tree["Source"].as_str().unwrap_or_default()),
+        project.path().canonicalize().expect("canonical path")
+    );
+    assert_eq!(host["Privileged"], false);
+    assert!(
+        host["CapAdd"].as_array().is_none_or(Vec::is_empty),
+        "{}",
+        host["CapAdd"]
+    );
+    assert!(
+        host["SecurityOpt"]
+            .as_array()
+            .is_some_and(|o| o.iter().any(|o| o == "no-new-privileges")),
+        "{}",
+        host["SecurityOpt"]
+    );
+    run.wait().code(130);
+    project.assert_no_container_left();
+}
+
+#[test]
+fn sigint_during_a_check_in_the_container_removes_the_container() {
+    let _docker = require_docker();
+    let project = Project::rbldnsd();
+    let nap = format!("29.{}", std::process::id());
+    project.append(
+        "devloop.toml",
+        &format!("\n[task.slow]\nsteps = [{{ name = \"nap\", exec = [\"sleep\", \"{nap}\"] }}]\n"),
+    );
+    let run = project.devloop().arg("slow").spawn();
+    let name = project.wait_for_running_container(START);
+    wait_for(|| {
+        std::process::Command::new("docker")
+            .args(["top", &name])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(&nap))
+    });
+    run.signal(libc::SIGINT);
+    run.wait().code(130).stdout_has("INTERRUPTED");
+    project.assert_no_container_left();
+}
+
+#[test]
+fn sigint_during_a_host_command_stops_the_command() {
+    let project = Project::rbldnsd();
+    let nap = format!("31.{}", std::process::id());
+    project.append(
+        "devloop.toml",
+        &format!("\n[task.slow]\nsteps = [{{ name = \"nap\", run = [\"sleep\", \"{nap}\"] }}]\n"),
+    );
+    let run = project.devloop().arg("slow").spawn();
+    wait_for(|| !processes_running(&nap).is_empty());
+    run.signal(libc::SIGINT);
+    run.wait().code(130);
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while !processes_running(&nap).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the host command outlived devloop: {:?}",
+            processes_running(&nap)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn sigint_while_the_engine_does_not_answer_ends_the_run_at_once() {
+    let project = Project::rbldnsd();
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+    let host = format!("tcp://{}", silent.local_addr().expect("address"));
+    let run = project
+        .devloop()
+        .env("DOCKER_HOST", &host)
+        .args(["test:host", LISTED])
+        .spawn();
+    std::thread::sleep(Duration::from_millis(500));
+    run.signal(libc::SIGINT);
+    run.wait().code(130).within(Duration::from_secs(2));
+}
+
+#[test]
+fn devloop_clean_spares_the_container_of_a_keep_run_that_is_still_going() {
+    // Alone: `devloop clean` removes every kept container and leftover on this engine.
+    let _docker = require_docker_alone();
+    let project = Project::rbldnsd();
+    project.never_ready();
+    let run = project
+        .devloop()
+        .args(["--keep", "test:host", LISTED])
+        .spawn();
+    let name = project.wait_for_running_container(START);
+    project
+        .devloop()
+        .arg("clean")
+        .run()
+        .success()
+        .stdout_lacks(&name);
+    assert_eq!(
+        project.running_containers().len(),
+        1,
+        "`devloop clean` (without --all) removed the container of a run still going"
+    );
+    run.signal(libc::SIGINT);
+    run.wait().code(130);
+    project.assert_no_container_left();
+}
+
+/// Polls `ready` until it holds, for at most 15 s.
+fn wait_for(mut ready: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + START;
+    while !ready() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The PIDs of live processes (not zombies) whose command line holds `word`.
+fn processes_running(word: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        let zombie = stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
+        if !zombie
+            && String::from_utf8_lossy(&cmdline)
+                .split('\0')
+                .any(|a| a == word)
+        {
+            pids.push(pid);
+        }
+    }
+    pids
 }
 
 /// Starts a stuck run, kills it with SIGKILL once its container runs, and checks that the
@@ -69,7 +241,7 @@ fn killed_run_leaves(project: &Project) -> String {
     );
     assert_eq!(
         project.container_names(),
-        [name.clone()],
+        std::slice::from_ref(&name),
         "SIGKILL gives devloop no chance to clean up: the container should still be there"
     );
     name

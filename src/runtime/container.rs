@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bollard::exec::{CreateExecOptions, StartExecResults};
-use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
+use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, PortBinding};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, KillContainerOptionsBuilder, LogsOptionsBuilder,
     RemoveContainerOptionsBuilder,
@@ -173,7 +173,6 @@ impl ContainerGuard {
             );
             exposed.push(port.to_string());
         }
-        let mode = if spec.read_only { "ro" } else { "rw" };
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
             cmd: spec.command.clone(),
@@ -182,11 +181,14 @@ impl ContainerGuard {
             working_dir: spec.workdir.clone(),
             exposed_ports: Some(exposed),
             host_config: Some(HostConfig {
-                binds: Some(vec![format!(
-                    "{}:{}:{mode}",
-                    spec.mount_source.display(),
-                    spec.mount_target
-                )]),
+                // A structured mount, not "src:dst:ro" text: a path may hold a colon.
+                mounts: Some(vec![Mount {
+                    typ: Some(MountType::BIND),
+                    source: Some(spec.mount_source.display().to_string()),
+                    target: Some(spec.mount_target.clone()),
+                    read_only: Some(spec.read_only),
+                    ..Default::default()
+                }]),
                 port_bindings: Some(bindings),
                 security_opt: Some(vec!["no-new-privileges".to_owned()]),
                 ..Default::default()

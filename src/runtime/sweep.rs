@@ -178,10 +178,14 @@ pub(crate) async fn clean(engine: &Engine, all: bool) -> Result<Vec<Swept>, Runt
     let mut swept = Vec::new();
     for container in devloop_containers(engine).await? {
         let labels = container.labels.clone().unwrap_or_default();
-        let why = if labels.contains_key(KEEP_LABEL) {
-            "kept by --keep"
-        } else if is_orphan(&labels, &host) {
-            "its run is gone"
+        // A kept container's run has ended; one whose run is still going is not ours to
+        // take, kept or not, unless --all says so.
+        let why = if is_orphan(&labels, &host) {
+            if labels.contains_key(KEEP_LABEL) {
+                "kept by --keep"
+            } else {
+                "its run is gone"
+            }
         } else if all {
             "its run is still going (--all)"
         } else {

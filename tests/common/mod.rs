@@ -29,6 +29,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+pub mod xml;
+
 /// The image the rbldnsd example runs; `scripts/images` builds it.
 pub const RBLDNSD_IMAGE: &str = "devloop-example/rbldnsd:latest";
 
@@ -160,16 +162,32 @@ fn lines(text: &str) -> Vec<String> {
 /// A copy of an example project in a temporary directory, with a name of its own.
 pub struct Project {
     dir: tempfile::TempDir,
+    /// Where the example was copied: the temporary directory or a folder in it.
+    root: PathBuf,
     name: String,
+    /// When the copy was made, in the engine's terms (seconds since the epoch): the events
+    /// of this project's containers come after it.
+    since: f64,
 }
 
 impl Project {
     /// A fresh copy of `examples/rbldnsd`, named after the running test.
     pub fn rbldnsd() -> Project {
-        Project::example("rbldnsd")
+        Project::example("rbldnsd", "")
     }
 
-    pub fn example(example: &str) -> Project {
+    /// A copy of `examples/rbldnsd` in the folder `relative` of a temporary directory, for
+    /// work trees whose path is unusual.
+    pub fn rbldnsd_at(relative: &str) -> Project {
+        Project::example("rbldnsd", relative)
+    }
+
+    pub fn example(example: &str, relative: &str) -> Project {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("a clock after 1970")
+            .as_secs_f64()
+            - 1.0;
         static COUNT: AtomicUsize = AtomicUsize::new(0);
         let test = std::thread::current()
             .name()
@@ -198,8 +216,15 @@ impl Project {
         // A checkout is world-readable; the daemon in the image runs as its own user.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
             .expect("chmod the temporary directory");
-        copy_tree(&repo_root().join("examples").join(example), dir.path());
-        let project = Project { dir, name };
+        let root = dir.path().join(relative);
+        std::fs::create_dir_all(&root).expect("mkdir");
+        copy_tree(&repo_root().join("examples").join(example), &root);
+        let project = Project {
+            dir,
+            root,
+            name,
+            since,
+        };
         let old = format!("name = \"{example}\"");
         let new = format!("name = \"{}\"", project.name);
         project.replace("devloop.toml", &old, &new);
@@ -207,7 +232,7 @@ impl Project {
     }
 
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        &self.root
     }
 
     /// The project's name, as in its containers' `devloop.project` label.
@@ -307,8 +332,11 @@ impl Project {
 
     fn docker_ps(&self, extra: &[&str]) -> Vec<String> {
         let label = format!("label=devloop.project={}", self.name);
-        let mut args = vec!["ps", "-q", "--no-trunc", "--filter", &label];
+        let mut args = vec!["ps", "--no-trunc", "--filter", &label];
         args.extend_from_slice(extra);
+        if !extra.contains(&"--format") {
+            args.push("-q");
+        }
         let out = docker(&args).expect("docker ps");
         lines(&out)
     }
@@ -353,6 +381,53 @@ impl Project {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// The IDs of the containers the engine created for this project so far, removed or
+    /// not (from the engine's event log).
+    pub fn containers_created(&self) -> Vec<String> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("a clock after 1970")
+            .as_secs_f64();
+        let label = format!("label=devloop.project={}", self.name);
+        let out = docker(&[
+            "events",
+            "--since",
+            &format!("{:.3}", self.since),
+            "--until",
+            &format!("{now:.3}"),
+            "--filter",
+            "type=container",
+            "--filter",
+            "event=create",
+            "--filter",
+            &label,
+            "--format",
+            "{{.ID}}",
+        ])
+        .expect("docker events");
+        lines(&out)
+    }
+
+    /// For runs that must stop before the engine is involved: not even a container that
+    /// was created and removed again.
+    pub fn assert_no_container_created(&self) {
+        let created = self.containers_created();
+        assert!(
+            created.is_empty(),
+            "containers of {} were created: {created:?}",
+            self.name
+        );
+        self.assert_no_container_left();
+    }
+
+    /// `docker inspect` of one of this project's containers, as JSON.
+    pub fn inspect(&self, container: &str) -> serde_json::Value {
+        let out = docker(&["inspect", "--type", "container", container])
+            .unwrap_or_else(|| panic!("docker inspect {container}"));
+        let mut all: serde_json::Value = serde_json::from_str(&out).expect("inspect JSON");
+        all[0].take()
     }
 
     /// Every file, directory and link under the project: path -> (mode, mtime, contents).
@@ -455,7 +530,7 @@ impl Devloop {
     }
 
     pub fn arg(mut self, arg: impl AsRef<str>) -> Self {
-        self.line.push(arg.as_ref().to_owned());
+        self.line.push(shell_quote(arg.as_ref()));
         self.command.arg(arg.as_ref());
         self
     }
@@ -472,7 +547,7 @@ impl Devloop {
     }
 
     pub fn env(mut self, key: &str, value: &str) -> Self {
-        self.line.insert(0, format!("{key}={value}"));
+        self.line.insert(0, format!("{key}={}", shell_quote(value)));
         self.command.env(key, value);
         self
     }
@@ -548,6 +623,19 @@ impl Devloop {
     }
 }
 
+/// A word as a POSIX shell reads it, so a failure shows a command line one can paste.
+fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
 /// Removes ANSI escape sequences (CSI `ESC [ ... final`, and two-character ones).
 fn strip_ansi(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -558,7 +646,7 @@ fn strip_ansi(text: &str) -> String {
             continue;
         }
         if chars.next_if_eq(&'[').is_some() {
-            while let Some(c) = chars.next() {
+            for c in chars.by_ref() {
                 if ('@'..='~').contains(&c) {
                     break;
                 }
@@ -675,6 +763,16 @@ impl Running {
             stderr: self.stderr.take().map(Reader::finish).unwrap_or_default(),
             elapsed: self.started.elapsed(),
             line: self.line.clone(),
+        }
+    }
+}
+
+impl Drop for Running {
+    /// A test that fails half-way does not leave devloop running for a minute.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
     }
 }
@@ -798,173 +896,4 @@ impl Outcome {
         );
         self
     }
-}
-
-// ---------------------------------------------------------------------------------------
-// XML
-
-/// An element of a parsed XML document: name, attributes, children.
-#[derive(Debug)]
-pub struct Element {
-    pub name: String,
-    pub attributes: BTreeMap<String, String>,
-    pub children: Vec<Element>,
-}
-
-impl Element {
-    /// This element and every element below it, depth first.
-    pub fn descendants(&self) -> Vec<&Element> {
-        let mut out = vec![self];
-        for child in &self.children {
-            out.extend(child.descendants());
-        }
-        out
-    }
-
-    pub fn attribute(&self, name: &str) -> &str {
-        self.attributes
-            .get(name)
-            .map(String::as_str)
-            .unwrap_or_else(|| panic!("<{}> has no attribute {name}", self.name))
-    }
-}
-
-/// Parses an XML document strictly enough to reject what is not well-formed: one root,
-/// matching tags, quoted attributes, known entities. Enough to test a JUnit report
-/// without an XML crate.
-pub fn parse_xml(text: &str) -> Result<Element, String> {
-    let mut rest = text.trim_start();
-    if let Some(after) = rest.strip_prefix("<?xml") {
-        let end = after.find("?>").ok_or("unterminated XML declaration")?;
-        rest = after[end + 2..].trim_start();
-    }
-    let mut stack: Vec<Element> = Vec::new();
-    let mut root = None;
-    while !rest.is_empty() {
-        if let Some(after) = rest.strip_prefix("<!--") {
-            let end = after.find("-->").ok_or("unterminated comment")?;
-            rest = &after[end + 3..];
-        } else if let Some(after) = rest.strip_prefix("</") {
-            let end = after.find('>').ok_or("unterminated end tag")?;
-            let name = after[..end].trim();
-            let open = stack.pop().ok_or(format!("</{name}> closes nothing"))?;
-            if open.name != name {
-                return Err(format!("<{}> closed by </{name}>", open.name));
-            }
-            rest = &after[end + 1..];
-            finish_element(open, &mut stack, &mut root)?;
-        } else if let Some(after) = rest.strip_prefix('<') {
-            let end = after.find('>').ok_or("unterminated tag")?;
-            let (body, empty) = match after[..end].strip_suffix('/') {
-                Some(body) => (body, true),
-                None => (&after[..end], false),
-            };
-            let element = parse_tag(body)?;
-            rest = &after[end + 1..];
-            if empty {
-                finish_element(element, &mut stack, &mut root)?;
-            } else {
-                stack.push(element);
-            }
-        } else {
-            let end = rest.find('<').unwrap_or(rest.len());
-            let chars = &rest[..end];
-            if stack.is_empty() && !chars.trim().is_empty() {
-                return Err(format!("text outside the root element: {chars:?}"));
-            }
-            unescape(chars)?;
-            rest = &rest[end..];
-        }
-    }
-    if let Some(open) = stack.last() {
-        return Err(format!("<{}> is never closed", open.name));
-    }
-    root.ok_or_else(|| "no root element".to_owned())
-}
-
-fn finish_element(
-    element: Element,
-    stack: &mut [Element],
-    root: &mut Option<Element>,
-) -> Result<(), String> {
-    match stack.last_mut() {
-        Some(parent) => parent.children.push(element),
-        None if root.is_none() => *root = Some(element),
-        None => return Err(format!("a second root element <{}>", element.name)),
-    }
-    Ok(())
-}
-
-fn parse_tag(body: &str) -> Result<Element, String> {
-    let is_name_char = |c: char| c.is_alphanumeric() || "_-.:".contains(c);
-    let name_end = body.find(|c: char| !is_name_char(c)).unwrap_or(body.len());
-    let name = &body[..name_end];
-    if name.is_empty() {
-        return Err(format!("a tag without a name: <{body}>"));
-    }
-    let mut attributes = BTreeMap::new();
-    let mut rest = body[name_end..].trim_start();
-    while !rest.is_empty() {
-        let eq = rest
-            .find('=')
-            .ok_or(format!("attribute without value in <{body}>"))?;
-        let key = rest[..eq].trim();
-        if key.is_empty() || !key.chars().all(is_name_char) {
-            return Err(format!("bad attribute name {key:?} in <{body}>"));
-        }
-        let after = rest[eq + 1..].trim_start();
-        let quote = after
-            .chars()
-            .next()
-            .filter(|q| *q == '"' || *q == '\'')
-            .ok_or(format!("unquoted attribute {key} in <{body}>"))?;
-        let close = after[1..]
-            .find(quote)
-            .ok_or(format!("unterminated attribute {key} in <{body}>"))?;
-        let raw = &after[1..=close];
-        if raw.contains('<') {
-            return Err(format!("'<' in attribute {key} of <{body}>"));
-        }
-        if attributes.insert(key.to_owned(), unescape(raw)?).is_some() {
-            return Err(format!("attribute {key} twice in <{body}>"));
-        }
-        rest = after[close + 2..].trim_start();
-    }
-    Ok(Element {
-        name: name.to_owned(),
-        attributes,
-        children: Vec::new(),
-    })
-}
-
-fn unescape(text: &str) -> Result<String, String> {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        let after = &rest[amp + 1..];
-        let semi = after.find(';').ok_or(format!("bare '&' in {text:?}"))?;
-        let entity = &after[..semi];
-        let ch = match entity {
-            "amp" => '&',
-            "lt" => '<',
-            "gt" => '>',
-            "quot" => '"',
-            "apos" => '\'',
-            _ => {
-                let code = entity
-                    .strip_prefix("#x")
-                    .map(|hex| u32::from_str_radix(hex, 16))
-                    .or_else(|| entity.strip_prefix('#').map(str::parse::<u32>))
-                    .and_then(Result::ok)
-                    .and_then(char::from_u32)
-                    .ok_or(format!("unknown entity &{entity}; in {text:?}"))?;
-                code
-            }
-        };
-        out.push(ch);
-        rest = &after[semi + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
 }
