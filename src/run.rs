@@ -305,7 +305,9 @@ async fn run_steps(
     service: &mut Option<Running>,
     (passed, failed): &mut Counts,
 ) -> Result<(), AppError> {
-    for step in &plan.steps {
+    let steps = &plan.steps;
+    let mut next = 0;
+    'steps: while let Some(step) = steps.get(next) {
         if step.action.needs_service() && service.is_none() {
             let spec = config.service.as_ref().ok_or_else(|| {
                 AppError::usage(format!("step `{}` needs a [service]", step.name), None)
@@ -317,30 +319,36 @@ async fn run_steps(
                 .await?,
             );
         }
-        let outcome = if let Action::Construct { write } = step.action {
-            construct_step(config, step, write)?
-        } else {
-            let running = service.as_ref();
-            let cx = Context {
-                container: running.map(|s| &s.guard),
-                image: running.map(|s| &s.image),
-                root: &config.root,
-            };
-            cancel
-                .guard(checks::run_step(step, &cx))
-                .await
-                .map_err(AppError::Interrupted)?
-        };
-        if outcome.passed {
-            *passed += 1;
-        } else {
-            *failed += 1;
+        if let Action::Construct { write } = step.action {
+            next += 1;
+            let outcome = construct_step(config, step, write)?;
+            if !record(reporters, &outcome, (passed, failed)) {
+                break;
+            }
+            continue;
         }
-        reporters.emit(Event::Check(&outcome));
-        // After a failed prerequisite or a stale construct, what follows would test
-        // something other than what the user has: stop.
-        if !outcome.passed && (step.gate || options.fail_fast) {
-            break;
+        let batch = &steps[next..next + batch_len(&steps[next..], options.fail_fast)];
+        next += batch.len();
+        let running = service.as_ref();
+        let cx = Context {
+            container: running.map(|s| &s.guard),
+            image: running.map(|s| &s.image),
+            root: &config.root,
+        };
+        let outcomes = cancel
+            .guard(futures_util::future::join_all(
+                batch.iter().map(|step| checks::run_step(step, &cx)),
+            ))
+            .await
+            .map_err(AppError::Interrupted)?;
+        // Reported in the declared order, whatever order they finished in.
+        for (step, outcome) in batch.iter().zip(&outcomes) {
+            let passed_now = record(reporters, outcome, (passed, failed));
+            // After a failed prerequisite or a stale construct, what follows would test
+            // something other than what the user has: stop.
+            if !passed_now && (step.gate || options.fail_fast) {
+                break 'steps;
+            }
         }
     }
     if let (Some(running), Some(spec)) = (service.as_ref(), &config.service) {
@@ -363,6 +371,43 @@ async fn run_steps(
         }
     }
     Ok(())
+}
+
+/// Counts and reports one outcome; whether it passed.
+fn record(
+    reporters: &mut Reporters,
+    outcome: &CheckOutcome,
+    (passed, failed): (&mut usize, &mut usize),
+) -> bool {
+    if outcome.passed {
+        *passed += 1;
+    } else {
+        *failed += 1;
+    }
+    reporters.emit(Event::Check(outcome));
+    outcome.passed
+}
+
+/// How many steps from the start of `steps` run at once: consecutive checks of the
+/// service (DNS, exec, method) of one task are independent of each other, so they run
+/// concurrently; host commands and construct steps may change things and run alone.
+fn batch_len(steps: &[PlannedStep], fail_fast: bool) -> usize {
+    let Some(first) = steps.first() else {
+        return 0;
+    };
+    let is_check = |s: &PlannedStep| {
+        matches!(
+            s.action,
+            Action::Dns(_) | Action::Exec(_) | Action::Method { .. }
+        )
+    };
+    if fail_fast || !is_check(first) {
+        return 1;
+    }
+    steps
+        .iter()
+        .take_while(|s| is_check(s) && s.task == first.task && s.gate == first.gate)
+        .count()
 }
 
 /// A `construct` step: renders the outputs; with `write`, writes those that changed,
