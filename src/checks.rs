@@ -97,6 +97,8 @@ async fn dns_check(check: &DnsCheck, cx: &Context<'_>) -> Finding {
     }
     let transport = match (check.transport, udp, tcp) {
         (_, None, Some(_)) => Transport::Tcp,
+        // A step that names a TCP port asks over TCP.
+        (Transport::UdpThenTcp, _, Some(_)) if !check.port.udp => Transport::Tcp,
         (Transport::Tcp, _, None) => return unpublished(check.port, asked),
         (t, _, _) => t,
     };
