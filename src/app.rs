@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::cli::{Cli, Command, HookAction, Options, TaskLine};
+use crate::cli::{Cli, Command, HookAction, Options, TargetArgs, TaskLine};
 use crate::config::{self, ArgSpec, Config};
 use crate::error::{AppError, Signal};
 use crate::events::{Reporters, Verdict};
@@ -37,6 +37,10 @@ enum Job {
         options: Options,
     },
     Watch(crate::watch::WatchJob),
+    Build(Box<crate::build::BuildJob>),
+    Inspect(crate::inspect::InspectJob),
+    /// `validate` or `update`, on one host or a fleet.
+    Lifecycle(crate::fleet::LifecycleJob),
 }
 
 /// What the synchronous stage leaves to do.
@@ -106,7 +110,44 @@ fn prepare(cli: Cli) -> Result<Prepared, AppError> {
             Some("devloop TASK --staged".into()),
         ));
     }
+    if options.image_from.is_some() && !task_run {
+        return Err(AppError::usage(
+            "--image-from applies to task runs",
+            Some("devloop TASK --image-from [HOST:]CONTAINER".into()),
+        ));
+    }
     match cli.command {
+        Some(Command::Build {
+            build_args,
+            tags,
+            no_cache,
+            cause,
+            host,
+        }) => {
+            let args = crate::build::BuildArgs {
+                build_args,
+                tags,
+                no_cache,
+                cause,
+                host,
+            };
+            let job = crate::build::prepare(&load(&options)?, args, options)?;
+            Ok(Prepared::Job(Job::Build(Box::new(job))))
+        }
+        Some(Command::Inspect { target, kind, host }) => {
+            Ok(Prepared::Job(Job::Inspect(crate::inspect::InspectJob {
+                target,
+                kind: kind.map(Into::into),
+                host: host.unwrap_or_else(crate::runtime::default_host),
+                options,
+            })))
+        }
+        Some(Command::Validate(args)) => {
+            prepare_lifecycle(options, crate::lifecycle::Action::Validate, args)
+        }
+        Some(Command::Update(args)) => {
+            prepare_lifecycle(options, crate::lifecycle::Action::Update, args)
+        }
         Some(Command::Init {
             template,
             force,
@@ -204,6 +245,22 @@ fn load(options: &Options) -> Result<Config, AppError> {
         }
     };
     Ok(config::load(&path)?)
+}
+
+/// `validate` / `update`: a devloop.toml is optional; its [fleet] gives the defaults.
+fn prepare_lifecycle(
+    options: Options,
+    action: crate::lifecycle::Action,
+    args: TargetArgs,
+) -> Result<Prepared, AppError> {
+    let config = match load(&options) {
+        Ok(config) => Some(config),
+        Err(AppError::Config(config::ConfigError::NotFound { .. })) => None,
+        Err(e) => return Err(e),
+    };
+    let fleet = config.as_ref().map(|c| &c.fleet);
+    let job = crate::fleet::prepare(action, args.into(), fleet, options)?;
+    Ok(Prepared::Job(Job::Lifecycle(job)))
 }
 
 fn prepare_task(options: Options, name: &str, given: &[String]) -> Result<Prepared, AppError> {
@@ -393,12 +450,18 @@ async fn supervise(job: Job) -> i32 {
 async fn execute(job: Job, registry: Registry, cancel: Cancel) -> Result<i32, AppError> {
     match job {
         Job::Task {
-            config,
+            mut config,
             plan,
             options,
             staged: _staged_tree,
         } => {
             let mut reporters = reporters(&options);
+            if let Some(spec) = &options.image_from {
+                cancel
+                    .guard(crate::parity::pin_image(&mut config, spec, &mut reporters))
+                    .await
+                    .map_err(AppError::Interrupted)??;
+            }
             let run_options = RunOptions {
                 keep: options.keep,
                 fail_fast: options.fail_fast,
@@ -424,6 +487,9 @@ async fn execute(job: Job, registry: Registry, cancel: Cancel) -> Result<i32, Ap
             })
         }
         Job::Watch(job) => crate::watch::watch(job, registry, cancel).await,
+        Job::Build(job) => crate::build::execute(*job, &cancel).await,
+        Job::Inspect(job) => crate::inspect::execute(job, &cancel).await,
+        Job::Lifecycle(job) => crate::fleet::execute(job, &cancel).await,
         Job::Clean { all } => {
             let engine = Engine::connect().await?;
             let swept = crate::runtime::clean(&engine, all).await?;

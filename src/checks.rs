@@ -141,21 +141,34 @@ async fn dns_check(check: &DnsCheck, cx: &Context<'_>) -> Finding {
     }
 }
 
+/// The line of a failed command's output that most likely says what went wrong: the
+/// first that names a file and line (`zones/x.zone:20: ...`) or sounds like an error, else
+/// the last one.
+fn complaint(output: &str) -> &str {
+    static SOUNDS_WRONG: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(?i):\d+:|error|fail|invalid|bad |not found|denied|refused|unknown")
+            .expect("a valid pattern")
+    });
+    let lines: Vec<&str> = output.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines
+        .iter()
+        .find(|l| SOUNDS_WRONG.is_match(l))
+        .or(lines.last())
+        .copied()
+        .unwrap_or("")
+}
+
 /// Judges a command's exit status and output against the check.
 fn judge(check: &CommandCheck, status: i64, output: &str, timed_out: bool) -> (bool, String) {
     if timed_out {
         return (false, format!("did not finish within {:?}", check.timeout));
     }
     if status != check.status {
-        let last = output
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("");
-        let tail = if last.is_empty() {
+        let culprit = complaint(output);
+        let tail = if culprit.is_empty() {
             String::new()
         } else {
-            format!(": {last}")
+            format!(": {culprit}")
         };
         return (
             false,
@@ -402,6 +415,13 @@ mod tests {
         let (passed, detail) = judge(&check(0, None), 1, "zone x: bad\n", false);
         assert!(!passed);
         assert_eq!(detail, "exit status 1, expected 0: zone x: bad");
+        let (_, detail) = judge(
+            &check(0, None),
+            1,
+            "zone a: loaded\nx.zone:20: bad dotted quad\nzone a: not loaded\n",
+            false,
+        );
+        assert_eq!(detail, "exit status 1, expected 0: x.zone:20: bad dotted quad");
         assert!(!judge(&check(0, Some("loaded")), 0, "nothing", false).0);
         assert!(judge(&check(0, Some("loaded")), 0, "zone loaded", false).0);
         assert!(!judge(&check(0, None), 0, "", true).0);

@@ -56,6 +56,10 @@ pub(crate) struct Options {
     /// directory), not the work tree.
     #[arg(long, global = true)]
     pub staged: bool,
+    /// Test exactly the image a running container uses: CONTAINER on the default engine,
+    /// or HOST:CONTAINER (e.g. unix:///run/other.sock:rbldnsd), resolved to its image ID.
+    #[arg(long, global = true, value_name = "[HOST:]CONTAINER")]
+    pub image_from: Option<String>,
 }
 
 impl Options {
@@ -71,6 +75,7 @@ impl Options {
             fail_fast: self.fail_fast || later.fail_fast,
             pull: later.pull.or(self.pull),
             staged: self.staged || later.staged,
+            image_from: later.image_from.or(self.image_from),
         }
     }
 
@@ -161,8 +166,76 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: HookAction,
     },
+    /// Build the service image ([service] image, [build] context, args, tags, methods),
+    /// stamped with build info (OCI labels: time, git revision, source, version, base)
+    /// and its lifecycle methods.
+    Build {
+        /// A build argument NAME=VALUE (repeatable), over [build] args; NAME alone takes
+        /// the value from the environment.
+        #[arg(long = "build-arg", value_name = "NAME=VALUE")]
+        build_args: Vec<String>,
+        /// Another name for the image (repeatable), besides [service] image and [build] tags.
+        #[arg(long = "tag", short = 't', value_name = "NAME")]
+        tags: Vec<String>,
+        /// Build every step again, without the engine's layer cache.
+        #[arg(long)]
+        no_cache: bool,
+        /// Why the image is built, stamped as devloop.build.cause (default: ci under CI,
+        /// else manual).
+        #[arg(long, value_name = "CAUSE")]
+        cause: Option<String>,
+        /// The Docker engine to build on (default: DOCKER_HOST).
+        #[arg(long, short = 'H', value_name = "HOST")]
+        host: Option<String>,
+    },
+    /// Show an image's or a container's build info and lifecycle methods, and those of
+    /// each ancestor image; for a container also its state and the exact image it runs.
+    Inspect {
+        /// An image (name[:tag], name@digest, ID) or a container (name or ID).
+        target: String,
+        /// Only look for an image, or only for a container.
+        #[arg(long = "type", value_enum, value_name = "TYPE")]
+        kind: Option<InspectKind>,
+        /// The Docker engine to ask (default: DOCKER_HOST).
+        #[arg(long, short = 'H', value_name = "HOST")]
+        host: Option<String>,
+    },
+    /// Run a running container's VALIDATE method (docker exec), on one host or a fleet.
+    /// Exit 1 when it fails, 2 when none is declared, 3 when the container is not there.
+    Validate(TargetArgs),
+    /// Run a running container's UPDATE method, then VALIDATE, on one host or rolling over
+    /// a fleet, --batch hosts at a time, stopping at the first failure.
+    Update(TargetArgs),
     #[command(external_subcommand)]
     Task(Vec<String>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum InspectKind {
+    Image,
+    Container,
+}
+
+/// Which containers `validate` and `update` work on, and where.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct TargetArgs {
+    /// The container, by name or ID (default: [fleet] container).
+    pub container: Option<String>,
+    /// Every running container that declares the method (devloop's own test containers
+    /// excepted).
+    #[arg(long, conflicts_with = "container")]
+    pub all: bool,
+    /// With --all, only containers with this label, KEY or KEY=VALUE (repeatable).
+    #[arg(long = "label", value_name = "KEY[=VALUE]", requires = "all")]
+    pub labels: Vec<String>,
+    /// A Docker engine (repeatable): unix:///path, tcp://host:port (TLS with
+    /// DOCKER_TLS_VERIFY and DOCKER_CERT_PATH), https://, ssh://user@host, or a docker
+    /// context name. Default: [fleet] hosts, else DOCKER_HOST.
+    #[arg(long = "host", short = 'H', value_name = "HOST")]
+    pub hosts: Vec<String>,
+    /// How many hosts at a time (default: [fleet] batch, else 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]

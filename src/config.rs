@@ -15,8 +15,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::build::BuildSpec;
 use crate::construct::ConstructSpec;
 use crate::dns::RecordKind;
+use crate::fleet::FleetSpec;
 use crate::hook::HookSpec;
 
 pub(crate) const FILE_NAME: &str = "devloop.toml";
@@ -33,6 +35,10 @@ pub(crate) struct Config {
     pub construct: Option<ConstructSpec>,
     pub watch: WatchSpec,
     pub hook: HookSpec,
+    /// `[build]`: how `devloop build` builds the service image.
+    pub build: Option<BuildSpec>,
+    /// `[fleet]`: the hosts `validate` and `update` work on.
+    pub fleet: FleetSpec,
 }
 
 #[derive(Debug, Deserialize)]
@@ -49,6 +55,9 @@ struct RawFile {
     watch: WatchSpec,
     #[serde(default)]
     hook: HookSpec,
+    build: Option<BuildSpec>,
+    #[serde(default)]
+    fleet: FleetSpec,
 }
 
 /// How a running service applies changed files without a restart: a signal to its main
@@ -648,6 +657,8 @@ pub(crate) fn parse(path: &Path, source: String) -> Result<Config, ConfigError> 
     }
 
     let config = Config {
+        build: raw.build,
+        fleet: raw.fleet,
         construct: raw.construct,
         hook: raw.hook,
         watch: raw.watch,

@@ -8,8 +8,13 @@
 //! `app` ties them together and turns the result into an exit code (`exit`).
 //! Around the loop: `init` writes a `devloop.toml` from a template; `hook` is the git
 //! pre-commit hook, which runs a task on `staged` (the index, exported by `git`).
+//! Image metadata and lifecycle: `build` stamps the labels `metadata` defines, `inspect`
+//! reads them for an image and its ancestors, `lifecycle` runs a container's methods in
+//! place and `fleet` rolls them over several engines; `parity` pins a run to the image a
+//! running container uses.
 
 mod app;
+mod build;
 mod checks;
 mod cli;
 mod config;
@@ -18,10 +23,15 @@ mod dns;
 mod error;
 mod events;
 mod exit;
+mod fleet;
 mod fsutil;
 mod git;
 mod hook;
 mod init;
+mod inspect;
+mod lifecycle;
+mod metadata;
+mod parity;
 mod plan;
 mod report;
 mod run;

@@ -307,7 +307,7 @@ async fn run_steps(
 ) -> Result<(), AppError> {
     let steps = &plan.steps;
     let mut next = 0;
-    'steps: while let Some(step) = steps.get(next) {
+    while let Some(step) = steps.get(next) {
         if step.action.needs_service() && service.is_none() {
             let spec = config.service.as_ref().ok_or_else(|| {
                 AppError::usage(format!("step `{}` needs a [service]", step.name), None)
@@ -341,14 +341,17 @@ async fn run_steps(
             ))
             .await
             .map_err(AppError::Interrupted)?;
-        // Reported in the declared order, whatever order they finished in.
+        // Reported in the declared order, whatever order they finished in; all of the
+        // batch, since it ran.
+        let mut stop = false;
         for (step, outcome) in batch.iter().zip(&outcomes) {
             let passed_now = record(reporters, outcome, (passed, failed));
             // After a failed prerequisite or a stale construct, what follows would test
             // something other than what the user has: stop.
-            if !passed_now && (step.gate || options.fail_fast) {
-                break 'steps;
-            }
+            stop |= !passed_now && (step.gate || options.fail_fast);
+        }
+        if stop {
+            break;
         }
     }
     if let (Some(running), Some(spec)) = (service.as_ref(), &config.service) {

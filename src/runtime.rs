@@ -1,8 +1,12 @@
 //! The only module that talks to Docker: the engine connection, images, the ephemeral
 //! service container and its cleanup, exec, and the sweep of leftovers.
 
+mod build;
 mod container;
+mod endpoint;
+mod facts;
 mod image;
+mod method;
 mod sweep;
 
 use std::time::Duration;
@@ -12,6 +16,13 @@ use bollard::Docker;
 pub(crate) use container::{ContainerGuard, ExecOutput, LogBuffer, Registry, ServiceSpec};
 pub(crate) use image::{ImageInfo, ensure_image};
 pub(crate) use sweep::{Owner, clean, sweep_leftovers};
+// Image metadata and lifecycle methods (build, inspect, validate, update, fleets).
+pub(crate) use build::{BuildFailure, BuildProgress, BuildRequest, build_image, copy_image};
+pub(crate) use endpoint::{connect_endpoint, default_host};
+pub(crate) use facts::{
+    ContainerFacts, ImageFacts, container_facts, image_facts, image_history, running_containers,
+};
+pub(crate) use method::{Stream, exec_streaming, method_argv};
 
 /// How long to wait for an engine to answer at all before calling it unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -32,6 +43,8 @@ pub(crate) enum RuntimeError {
     Api { action: String, reason: String },
     #[error("the service container exited with status {status} before it was ready")]
     Died { status: i64, log_tail: Vec<String> },
+    #[error("no container {name} on {host}")]
+    NoSuchContainer { name: String, host: String },
     #[error("the service was not ready after {after:?} ({probe})")]
     NotReady {
         after: Duration,
@@ -45,6 +58,9 @@ impl RuntimeError {
         match self {
             RuntimeError::Unreachable { .. } => Some(
                 "start dockerd (scripts/demo and scripts/test start one), or point DOCKER_HOST at a running engine".into(),
+            ),
+            RuntimeError::NoSuchContainer { .. } => Some(
+                "list the running containers with docker ps (or docker -H HOST ps), or name another engine with --host".into(),
             ),
             RuntimeError::ImageMissing { .. } => Some(
                 "build the image first (scripts/images builds the examples), or set pull = \"missing\"".into(),

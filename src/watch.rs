@@ -8,7 +8,7 @@
 mod filter;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use console::{Term, style};
 use notify::Watcher;
@@ -36,6 +36,8 @@ pub(crate) struct WatchJob {
 }
 
 const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(30);
+/// The longest a stream of changes is waited out before a run starts anyway.
+const MAX_SETTLE: Duration = Duration::from_secs(1);
 /// How many log lines to show when the service died between runs.
 const DEATH_LOG: usize = 15;
 
@@ -46,12 +48,13 @@ pub(crate) async fn watch(
 ) -> Result<i32, AppError> {
     let mut config = config::load(&job.config_path)?;
     let mut plan = plan_for(&config, &job)?;
-    let (tx, mut events) = mpsc::unbounded_channel::<PathBuf>();
+    let (tx, mut events) = mpsc::unbounded_channel::<(Instant, PathBuf)>();
     let mut watcher =
         notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
             Ok(event) if changes_content(&event.kind) => {
+                let at = Instant::now();
                 for path in event.paths {
-                    let _ = tx.send(path);
+                    let _ = tx.send((at, path));
                 }
             }
             _ => {}
@@ -67,9 +70,13 @@ pub(crate) async fn watch(
     };
 
     let mut service: Option<Running> = None;
-    let mut next = Some((Change::Restart, "start".to_owned()));
+    // When the service last confirmed a reload: a change saved before that is loaded.
+    let mut reloaded_at: Option<Instant> = None;
+    let mut next = Some(Pending::start());
     let outcome = loop {
-        if let Some((change, trigger)) = next.take() {
+        if let Some(pending) = next.take() {
+            let change = pending.change;
+            let trigger = pending.describe();
             if change == Change::Reconfigure {
                 // A broken devloop.toml is shown and waited out, not fatal: the user is
                 // in the middle of editing it.
@@ -95,7 +102,14 @@ pub(crate) async fn watch(
             }
             header(&job, &trigger);
             let mut reporters = reporters(&job.options);
-            prepare_service(&config, change, &mut service, &mut reporters).await;
+            prepare_service(
+                &config,
+                &pending,
+                &mut service,
+                &mut reloaded_at,
+                &mut reporters,
+            )
+            .await;
             let mut round = run_round(
                 &config,
                 &plan,
@@ -133,7 +147,7 @@ pub(crate) async fn watch(
             }
         }
         // Changes made during the run are waiting in the channel: they make one more run.
-        next = drain(&mut events, &filter);
+        next = drain(&mut events, &filter, None);
         if next.is_none() {
             next = wait_for_change(&mut events, &filter, &config, &cancel).await;
             if next.is_none() {
@@ -186,10 +200,12 @@ fn reporters(options: &Options) -> Reporters {
 /// Gets the warm service ready for a run: reload it, or make way for a fresh one.
 async fn prepare_service(
     config: &Config,
-    change: Change,
+    pending: &Pending,
     service: &mut Option<Running>,
+    reloaded_at: &mut Option<Instant>,
     reporters: &mut Reporters,
 ) {
+    let change = pending.change;
     let Some(running) = service.as_mut() else {
         return;
     };
@@ -225,7 +241,10 @@ async fn prepare_service(
     if !restart {
         match reload {
             Some(spec) => match apply_reload(running, spec.get_ref()).await {
-                Ok(true) => {}
+                Ok(true) => *reloaded_at = Some(Instant::now()),
+                // A change queued during the last run may have been read by that run's
+                // reload already; a daemon with nothing new to read says nothing.
+                Ok(false) if reloaded_at.is_some_and(|at| pending.latest < at) => {}
                 Ok(false) => {
                     reporters.emit(Event::Note {
                         message: format!(
@@ -282,51 +301,108 @@ async fn apply_reload(running: &mut Running, spec: &ReloadSpec) -> Result<bool, 
     }
 }
 
-/// Takes every change already queued; the strongest decides what the next run does.
-fn drain(
-    events: &mut mpsc::UnboundedReceiver<PathBuf>,
-    filter: &Filter,
-) -> Option<(Change, String)> {
-    let mut found: Option<(Change, PathBuf)> = None;
-    while let Ok(path) = events.try_recv() {
-        if let Some((change, relative)) = filter.classify(&path) {
-            // The strongest change wins; among equals, a file that still exists (the
-            // real name, not an editor's temporary file renamed over it).
-            let better = match &found {
-                None => true,
-                Some((c, p)) => change > *c || (change == *c && !filter.exists(p) && path.exists()),
-            };
-            if better {
-                found = Some((change, relative));
+/// A change waiting for its run.
+pub(crate) struct Pending {
+    change: Change,
+    path: Option<PathBuf>,
+    /// When the last event of it happened.
+    latest: Instant,
+}
+
+impl Pending {
+    fn start() -> Pending {
+        Pending {
+            change: Change::Restart,
+            path: None,
+            latest: Instant::now(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match &self.path {
+            Some(path) => format!("{} changed", path.display()),
+            None => "start".to_owned(),
+        }
+    }
+
+    /// Adds an event: the strongest change decides; among equals, a file that still
+    /// exists names it (the real file, not an editor's temporary one renamed over it).
+    fn add(
+        pending: Option<Pending>,
+        change: Change,
+        path: PathBuf,
+        at: Instant,
+        filter: &Filter,
+    ) -> Pending {
+        match pending {
+            None => Pending {
+                change,
+                path: Some(path),
+                latest: at,
+            },
+            Some(mut p) => {
+                let named_better = match &p.path {
+                    None => true,
+                    Some(old) => {
+                        change > p.change
+                            || (change == p.change && !filter.exists(old) && filter.exists(&path))
+                    }
+                };
+                if named_better {
+                    p.path = Some(path);
+                }
+                p.change = p.change.max(change);
+                p.latest = p.latest.max(at);
+                p
             }
         }
     }
-    found.map(|(change, path)| (change, format!("{} changed", path.display())))
 }
 
-/// Waits for the first relevant change, then a little longer for the rest of the save
-/// (editors write several files for one save). `None` when the run is cancelled.
+/// Takes every change already queued.
+fn drain(
+    events: &mut mpsc::UnboundedReceiver<(Instant, PathBuf)>,
+    filter: &Filter,
+    mut pending: Option<Pending>,
+) -> Option<Pending> {
+    while let Ok((at, path)) = events.try_recv() {
+        if let Some((change, relative)) = filter.classify(&path) {
+            pending = Some(Pending::add(pending, change, relative, at, filter));
+        }
+    }
+    pending
+}
+
+/// Waits for the first relevant change, then until the files have been quiet for the
+/// debounce time (one save can be several events; quick saves are one run), at most a
+/// second. `None` when the run is cancelled.
 async fn wait_for_change(
-    events: &mut mpsc::UnboundedReceiver<PathBuf>,
+    events: &mut mpsc::UnboundedReceiver<(Instant, PathBuf)>,
     filter: &Filter,
     config: &Config,
     cancel: &Cancel,
-) -> Option<(Change, String)> {
+) -> Option<Pending> {
     let debounce = config.watch.debounce.map_or(DEFAULT_DEBOUNCE, |d| d.0);
-    loop {
-        let path = cancel.guard(events.recv()).await.ok()??;
-        let Some((mut change, mut relative)) = filter.classify(&path) else {
-            continue;
-        };
-        tokio::time::sleep(debounce).await;
-        if let Some((more, text)) = drain(events, filter) {
-            let more_path = PathBuf::from(text.trim_end_matches(" changed"));
-            if more > change || (more == change && !filter.exists(&relative)) {
-                change = more;
-                relative = more_path;
-            }
+    let mut pending = None;
+    while pending.is_none() {
+        let (at, path) = cancel.guard(events.recv()).await.ok()??;
+        if let Some((change, relative)) = filter.classify(&path) {
+            pending = Some(Pending::add(None, change, relative, at, filter));
         }
-        return Some((change, format!("{} changed", relative.display())));
+    }
+    let first = Instant::now();
+    loop {
+        let quiet_until = pending.as_ref().map_or(first, |p| p.latest) + debounce;
+        let give_up = first + MAX_SETTLE;
+        let until = quiet_until.min(give_up);
+        if Instant::now() >= until {
+            return pending;
+        }
+        cancel
+            .guard(tokio::time::sleep_until(until.into()))
+            .await
+            .ok()?;
+        pending = drain(events, filter, pending);
     }
 }
 

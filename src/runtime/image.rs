@@ -109,7 +109,7 @@ async fn pull(
 }
 
 /// `registry:5000/ns/name:tag` -> (`registry:5000/ns/name`, `tag`); digests stay whole.
-fn split_reference(image: &str) -> (&str, &str) {
+pub(super) fn split_reference(image: &str) -> (&str, &str) {
     if image.contains('@') {
         return (image, "");
     }

@@ -37,6 +37,9 @@ pub const RBLDNSD_IMAGE: &str = "devloop-example/rbldnsd:latest";
 /// A name the example's black list lists and its white list does not.
 pub const LISTED: &str = "sh8.mailingliststart.com";
 
+/// The image the BIND example runs; `scripts/images` builds it.
+pub const BIND_IMAGE: &str = "devloop-example/bind:latest";
+
 /// How long any one devloop run may take before the test calls it a hang.
 const RUN_DEADLINE: Duration = Duration::from_secs(60);
 
@@ -116,6 +119,16 @@ fn docker_ready() {
     }
 }
 
+/// Like [`require_docker`], and fails the test (never skips it) when `image` is missing.
+pub fn require_docker_with(image: &str) -> DockerLease {
+    let lease = require_docker();
+    assert!(
+        docker(&["image", "inspect", "--format", "{{.Id}}", image]).is_some(),
+        "the image {image} is missing: run scripts/images"
+    );
+    lease
+}
+
 fn lock(mode: libc::c_int) -> File {
     let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("docker-tests.lock");
     let file = OpenOptions::new()
@@ -180,6 +193,20 @@ impl Project {
     /// work trees whose path is unusual.
     pub fn rbldnsd_at(relative: &str) -> Project {
         Project::example("rbldnsd", relative)
+    }
+
+    /// A fresh copy of `examples/bind`, named after the running test. Its devloop.toml
+    /// sets `DEVLOOP_ISOLATE=1`, which keeps named from sending anything to the masters of
+    /// its slave zones: keep that line in every test.
+    pub fn bind() -> Project {
+        let project = Project::example("bind", "");
+        assert!(
+            project
+                .read("devloop.toml")
+                .contains("DEVLOOP_ISOLATE = \"1\""),
+            "examples/bind/devloop.toml must set DEVLOOP_ISOLATE=1"
+        );
+        project
     }
 
     pub fn example(example: &str, relative: &str) -> Project {
@@ -707,6 +734,12 @@ fn reader(mut source: impl Read + Send + 'static) -> Reader {
 }
 
 impl Reader {
+    /// What was read until now; the source may still be open.
+    fn so_far(&self) -> String {
+        let bytes = self.text.lock().expect("reader lock").clone();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
     /// What was read; waits a little for the end, in case a grandchild still holds it.
     fn finish(self) -> String {
         let deadline = Instant::now() + Duration::from_secs(2);
@@ -752,6 +785,21 @@ impl Running {
         // SAFETY: kill(2) on our own child, which has not been reaped (we hold it).
         let rc = unsafe { libc::kill(pid, signal) };
         assert_eq!(rc, 0, "kill: {}", std::io::Error::last_os_error());
+    }
+
+    /// What devloop has written to stdout so far, while it runs.
+    pub fn stdout_so_far(&self) -> String {
+        self.stdout.as_ref().map(Reader::so_far).unwrap_or_default()
+    }
+
+    /// What devloop has written to stderr so far, while it runs.
+    pub fn stderr_so_far(&self) -> String {
+        self.stderr.as_ref().map(Reader::so_far).unwrap_or_default()
+    }
+
+    /// Its exit status when devloop has ended (reaped), `None` while it runs.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().expect("wait for devloop")
     }
 
     /// Waits for devloop to end (and reaps it, so its PID is really gone).

@@ -1,0 +1,573 @@
+//! One host or a fleet: the Docker engines a `validate` or `update` works on (`--host`,
+//! `[fleet] hosts`, else `DOCKER_HOST`), the containers on each, and the rollout: hosts
+//! `--batch` at a time, each container's method run in place, stopping an update at the
+//! first failure, then a table of what happened where.
+//!
+//! The engines themselves are the distributed layer: nothing of devloop runs on the hosts.
+//! Every host is connected at once with a short timeout, so an unreachable one is reported
+//! within seconds; the others are still updated, and the exit status says so.
+
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+use crate::cli::Options;
+use crate::error::AppError;
+use crate::exit;
+use crate::lifecycle::{Action, MethodStatus, Printer, Target, TargetOutcome, run_target};
+use crate::run::Cancel;
+use crate::runtime::{self, Engine, RuntimeError};
+
+/// The label devloop puts on its own ephemeral containers; `--all` leaves those alone.
+const DEVLOOP_OWNER: &str = "devloop.owner";
+
+/// `[fleet]` in devloop.toml: the hosts that run the service in production.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FleetSpec {
+    /// Docker endpoints: `unix:///...`, `tcp://host:2376`, `ssh://user@host`, a context name.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// The container `validate` and `update` work on when none is named.
+    pub container: Option<String>,
+    /// Hosts per batch (default 1).
+    pub batch: Option<usize>,
+    /// With `--all`: only containers with these labels (`key` or `key=value`).
+    #[serde(default)]
+    pub labels: Vec<String>,
+}
+
+/// Which containers to work on.
+#[derive(Debug, Clone)]
+pub(crate) enum Selection {
+    /// One container, by name or ID, on every host.
+    Named(String),
+    /// Every running container that declares the method (and has these labels).
+    All { labels: Vec<String> },
+}
+
+/// A `validate` or `update`, settled and ready to run.
+pub(crate) struct LifecycleJob {
+    pub action: Action,
+    pub selection: Selection,
+    pub hosts: Vec<String>,
+    pub batch: usize,
+    pub options: Options,
+}
+
+/// What the command line says about the targets.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TargetArgs {
+    pub container: Option<String>,
+    pub all: bool,
+    pub labels: Vec<String>,
+    pub hosts: Vec<String>,
+    pub batch: Option<usize>,
+}
+
+/// Settles hosts, selection and batch size from the command line and `[fleet]`.
+pub(crate) fn prepare(
+    action: Action,
+    args: TargetArgs,
+    fleet: Option<&FleetSpec>,
+    options: Options,
+) -> Result<LifecycleJob, AppError> {
+    let empty = FleetSpec::default();
+    let fleet = fleet.unwrap_or(&empty);
+    let mut hosts: Vec<String> = Vec::new();
+    let wanted = if !args.hosts.is_empty() {
+        args.hosts
+    } else if !fleet.hosts.is_empty() {
+        fleet.hosts.clone()
+    } else {
+        vec![runtime::default_host()]
+    };
+    for host in wanted {
+        if !hosts.contains(&host) {
+            hosts.push(host);
+        }
+    }
+    let selection = if args.all {
+        let labels = if args.labels.is_empty() {
+            fleet.labels.clone()
+        } else {
+            args.labels
+        };
+        Selection::All { labels }
+    } else {
+        match args.container.or_else(|| fleet.container.clone()) {
+            Some(name) => Selection::Named(name),
+            None => {
+                return Err(AppError::usage(
+                    format!("{} which container?", action.word()),
+                    Some(format!(
+                        "devloop {} CONTAINER, devloop {} --all (every running container that declares {}), or [fleet] container = \"NAME\" in devloop.toml",
+                        action.word(),
+                        action.word(),
+                        action.method()
+                    )),
+                ));
+            }
+        }
+    };
+    let batch = args.batch.or(fleet.batch).unwrap_or(1);
+    if batch == 0 {
+        return Err(AppError::usage("[fleet] batch must be at least 1", None));
+    }
+    Ok(LifecycleJob {
+        action,
+        selection,
+        hosts,
+        batch,
+        options,
+    })
+}
+
+/// What was found on one host.
+enum HostState {
+    Unreachable(RuntimeError),
+    /// The named container is not there.
+    Absent,
+    Targets(Vec<Target>),
+}
+
+/// One line of the summary table.
+struct Row {
+    host: String,
+    container: String,
+    image: String,
+    outcome: Option<TargetOutcome>,
+    /// For rows without an outcome: why (unreachable, absent).
+    note: Option<String>,
+}
+
+/// Connects every host at once; each answers within the connect timeout or is reported.
+async fn connect_all(hosts: &[String]) -> Vec<Result<Engine, RuntimeError>> {
+    futures_util::future::join_all(hosts.iter().map(|h| runtime::connect_endpoint(h))).await
+}
+
+async fn discover(
+    job: &LifecycleJob,
+    host: &str,
+    engine: Engine,
+) -> Result<HostState, RuntimeError> {
+    match &job.selection {
+        Selection::Named(name) => match runtime::container_facts(&engine, name).await? {
+            None => Ok(HostState::Absent),
+            Some(container) => Ok(HostState::Targets(vec![Target {
+                host: host.to_owned(),
+                engine,
+                container,
+            }])),
+        },
+        Selection::All { labels } => {
+            let method = job.action.method();
+            let containers = runtime::running_containers(&engine, labels).await?;
+            let targets = containers
+                .into_iter()
+                .filter(|c| !c.labels.contains_key(DEVLOOP_OWNER))
+                .map(|container| Target {
+                    host: host.to_owned(),
+                    engine: engine.clone(),
+                    container,
+                })
+                .filter(|t| t.method(method).is_some())
+                .collect();
+            Ok(HostState::Targets(targets))
+        }
+    }
+}
+
+/// Runs the job and returns the exit code: 0 all passed, 1 a method failed, 2 the named
+/// container declares no such method, 3 a host was unreachable or the container is
+/// nowhere, 130/143 interrupted.
+pub(crate) async fn execute(job: LifecycleJob, cancel: &Cancel) -> Result<i32, AppError> {
+    let started = Instant::now();
+    let method = job.action.method();
+    let engines = cancel
+        .guard(connect_all(&job.hosts))
+        .await
+        .map_err(AppError::Interrupted)?;
+    let mut states: Vec<(String, HostState)> = Vec::new();
+    for (host, engine) in job.hosts.iter().zip(engines) {
+        let state = match engine {
+            Err(e) => HostState::Unreachable(e),
+            Ok(engine) => match discover(&job, host, engine).await {
+                Ok(state) => state,
+                Err(e) => HostState::Unreachable(e),
+            },
+        };
+        states.push((host.clone(), state));
+    }
+
+    let single_host = job.hosts.len() == 1;
+    // A single engine that cannot be reached, or a container that is not there: the
+    // plain error, not a table.
+    if single_host {
+        match &states[0].1 {
+            HostState::Unreachable(_) => {
+                if let Some((_, HostState::Unreachable(e))) = states.pop() {
+                    return Err(e.into());
+                }
+            }
+            HostState::Absent => {
+                if let Selection::Named(name) = &job.selection {
+                    return Err(RuntimeError::NoSuchContainer {
+                        name: name.clone(),
+                        host: job.hosts[0].clone(),
+                    }
+                    .into());
+                }
+            }
+            HostState::Targets(_) => {}
+        }
+    }
+    let all_targets: Vec<&Target> = states
+        .iter()
+        .filter_map(|(_, s)| match s {
+            HostState::Targets(t) => Some(t),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    if let Selection::Named(name) = &job.selection {
+        if all_targets.is_empty() && states.iter().all(|(_, s)| matches!(s, HostState::Absent)) {
+            return Err(RuntimeError::NoSuchContainer {
+                name: name.clone(),
+                host: job.hosts.join(", "),
+            }
+            .into());
+        }
+        // Before anything runs anywhere: every container found must declare the method and
+        // be running, or nothing is done.
+        for target in &all_targets {
+            if target.method(method).is_none() {
+                return Err(AppError::usage(
+                    format!(
+                        "container {} on {} declares no {method} method",
+                        target.container.name, target.host
+                    ),
+                    Some(format!(
+                        "an image declares it as ENV {method}_METHOD=/path/to/script or LABEL devloop.method.{}=...; see devloop inspect {}",
+                        method.to_lowercase(),
+                        target.container.name
+                    )),
+                ));
+            }
+            if !target.container.running {
+                return Err(RuntimeError::Api {
+                    action: format!("{method} in {} on {}", target.container.name, target.host),
+                    reason: format!("the container is {}, not running", target.container.status),
+                }
+                .into());
+            }
+        }
+    }
+    let reachable_targets = all_targets.len();
+    if reachable_targets == 0 {
+        let unreachable = states
+            .iter()
+            .any(|(_, s)| matches!(s, HostState::Unreachable(_)));
+        if !unreachable {
+            let labels = match &job.selection {
+                Selection::All { labels } if !labels.is_empty() => {
+                    format!(" with label {}", labels.join(", "))
+                }
+                _ => String::new(),
+            };
+            return Err(RuntimeError::Api {
+                action: format!("finding containers that declare {method}"),
+                reason: format!(
+                    "no running container{labels} on {} declares {method} (ENV {method}_METHOD or LABEL devloop.method.{})",
+                    job.hosts.join(", "),
+                    method.to_lowercase()
+                ),
+            }
+            .into());
+        }
+    }
+
+    let fleet_mode = !single_host || reachable_targets > 1;
+    let printer = Printer::new(job.options.json(), fleet_mode);
+    // Hosts with targets, in the order given, `batch` at a time.
+    let with_targets: Vec<&(String, HostState)> = states
+        .iter()
+        .filter(|(_, s)| matches!(s, HostState::Targets(t) if !t.is_empty()))
+        .collect();
+    let mut outcomes: Vec<(String, Vec<TargetOutcome>)> = Vec::new();
+    let mut stop = false;
+    let mut interrupted = None;
+    for batch in with_targets.chunks(job.batch) {
+        if stop || interrupted.is_some() {
+            break;
+        }
+        if fleet_mode && with_targets.len() > job.batch {
+            let names: Vec<&str> = batch.iter().map(|(h, _)| h.as_str()).collect();
+            printer.note(&format!(
+                "{} batch: {}",
+                console::style("===").cyan(),
+                names.join(", ")
+            ));
+        }
+        let work = futures_util::future::join_all(batch.iter().map(|(host, state)| {
+            let printer = &printer;
+            async move {
+                let HostState::Targets(targets) = state else {
+                    return (host.clone(), Vec::new());
+                };
+                let mut done = Vec::new();
+                // One container after the other on a host: the host keeps serving.
+                for target in targets {
+                    let outcome = run_target(job.action, target, printer).await;
+                    let failed = outcome.failed();
+                    done.push(outcome);
+                    if failed && job.action == Action::Update {
+                        break;
+                    }
+                }
+                (host.clone(), done)
+            }
+        }));
+        match cancel.guard(work).await {
+            Ok(results) => {
+                for (host, done) in results {
+                    if done.iter().any(TargetOutcome::failed) && job.action == Action::Update {
+                        stop = true;
+                    }
+                    outcomes.push((host, done));
+                }
+            }
+            Err(signal) => interrupted = Some(signal),
+        }
+    }
+
+    let rows = table_rows(&states, &outcomes, interrupted.is_some());
+    let failed = rows
+        .iter()
+        .any(|r| r.outcome.as_ref().is_some_and(TargetOutcome::failed));
+    let unreachable = rows.iter().any(|r| {
+        r.note
+            .as_deref()
+            .is_some_and(|n| n.starts_with("unreachable"))
+    });
+    if fleet_mode || job.options.json() {
+        print_table(&printer, job.action, &rows);
+    }
+    let count = |f: &dyn Fn(&Row) -> bool| rows.iter().filter(|r| f(r)).count();
+    let ok = count(&|r| {
+        r.outcome
+            .as_ref()
+            .is_some_and(|o| !o.failed() && o.first == MethodStatus::Passed)
+    });
+    let failed_count = count(&|r| r.outcome.as_ref().is_some_and(TargetOutcome::failed));
+    let skipped = count(&|r| {
+        r.outcome
+            .as_ref()
+            .is_some_and(|o| o.first == MethodStatus::Skipped)
+    });
+    let unreachable_count = count(&|r| {
+        r.note
+            .as_deref()
+            .is_some_and(|n| n.starts_with("unreachable"))
+    });
+    printer.event(&serde_json::json!({
+        "event": "fleet", "action": job.action.word(), "method": method,
+        "hosts": job.hosts, "batch": job.batch, "ok": ok, "failed": failed_count,
+        "skipped": skipped, "unreachable": unreachable_count,
+        "duration_ms": started.elapsed().as_millis() as u64,
+    }));
+    if let Some(signal) = interrupted {
+        return Err(AppError::Interrupted(signal));
+    }
+    let verdict = if failed {
+        "FAIL"
+    } else if unreachable {
+        "INCOMPLETE"
+    } else {
+        "PASS"
+    };
+    let styled = match verdict {
+        "PASS" => console::style(verdict).green().bold(),
+        _ => console::style(verdict).red().bold(),
+    };
+    printer.say(&format!(
+        "{styled} {}: {ok} ok, {failed_count} failed, {skipped} skipped, {unreachable_count} unreachable host{} ({:.2} s)",
+        job.action.word(),
+        if unreachable_count == 1 { "" } else { "s" },
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(if failed {
+        exit::CHECK_FAILED
+    } else if unreachable {
+        exit::ENVIRONMENT
+    } else {
+        exit::PASSED
+    })
+}
+
+fn unreachable_reason(e: &RuntimeError) -> String {
+    match e {
+        RuntimeError::Unreachable { reason, .. } => reason.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn table_rows(
+    states: &[(String, HostState)],
+    outcomes: &[(String, Vec<TargetOutcome>)],
+    interrupted: bool,
+) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for (host, state) in states {
+        match state {
+            HostState::Unreachable(e) => rows.push(Row {
+                host: host.clone(),
+                container: "-".into(),
+                image: "-".into(),
+                outcome: None,
+                note: Some(format!("unreachable: {}", unreachable_reason(e))),
+            }),
+            HostState::Absent => rows.push(Row {
+                host: host.clone(),
+                container: "-".into(),
+                image: "-".into(),
+                outcome: None,
+                note: Some("absent: no such container on this host".into()),
+            }),
+            HostState::Targets(targets) => {
+                let done = outcomes
+                    .iter()
+                    .find(|(h, _)| h == host)
+                    .map(|(_, d)| d.as_slice())
+                    .unwrap_or(&[]);
+                for (i, target) in targets.iter().enumerate() {
+                    let not_run = if interrupted {
+                        MethodStatus::Interrupted
+                    } else {
+                        MethodStatus::Skipped
+                    };
+                    let outcome = done.get(i).cloned().unwrap_or(TargetOutcome {
+                        first: not_run.clone(),
+                        validate: Some(not_run),
+                        duration: Duration::ZERO,
+                    });
+                    rows.push(Row {
+                        host: host.clone(),
+                        container: target.container.name.clone(),
+                        image: short_id(&target.container.image_id).to_owned(),
+                        outcome: Some(outcome),
+                        note: None,
+                    });
+                }
+            }
+        }
+    }
+    rows
+}
+
+fn short_id(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    hex.get(..12).unwrap_or(hex)
+}
+
+fn print_table(printer: &Printer, action: Action, rows: &[Row]) {
+    for row in rows {
+        let (first, validate, duration) = match &row.outcome {
+            Some(o) => (
+                o.first.describe(),
+                o.validate.as_ref().map(MethodStatus::describe),
+                Some(o.duration),
+            ),
+            None => (row.note.clone().unwrap_or_default(), None, None),
+        };
+        let mut event = serde_json::json!({
+            "event": "target", "host": row.host, "container": row.container,
+            "image_id": row.image, action.word(): first,
+            "status": if row.outcome.as_ref().is_some_and(TargetOutcome::failed) { "fail" }
+                else if row.outcome.is_some() { "pass" } else { "error" },
+        });
+        if let Some(v) = &validate {
+            event["validate"] = serde_json::json!(v);
+        }
+        if let Some(d) = duration {
+            event["duration_ms"] = serde_json::json!(d.as_millis() as u64);
+        }
+        if row
+            .outcome
+            .as_ref()
+            .is_some_and(|o| o.first == MethodStatus::Skipped)
+        {
+            event["status"] = serde_json::json!("skipped");
+        }
+        printer.event(&event);
+    }
+    if printer.json {
+        return;
+    }
+    let mut header = vec!["HOST", "CONTAINER", "IMAGE", action.method()];
+    if action == Action::Update {
+        header.push("VALIDATE");
+    }
+    header.push("DURATION");
+    let mut lines: Vec<Vec<String>> = vec![header.iter().map(|h| (*h).to_owned()).collect()];
+    for row in rows {
+        let mut line = vec![row.host.clone(), row.container.clone(), row.image.clone()];
+        match &row.outcome {
+            Some(o) => {
+                line.push(o.first.describe());
+                if action == Action::Update {
+                    line.push(
+                        o.validate
+                            .as_ref()
+                            .map_or_else(|| "-".to_owned(), MethodStatus::describe),
+                    );
+                }
+                line.push(if o.duration.is_zero() {
+                    "-".to_owned()
+                } else {
+                    format!("{:.2} s", o.duration.as_secs_f64())
+                });
+            }
+            None => {
+                line.push(row.note.clone().unwrap_or_default());
+            }
+        }
+        lines.push(line);
+    }
+    // Column widths from the rows that fill every column; a note runs on to the end.
+    let columns = lines[0].len();
+    let mut widths = vec![0; columns];
+    for line in &lines {
+        let fixed = if line.len() == columns {
+            columns
+        } else {
+            line.len() - 1
+        };
+        for (w, cell) in widths.iter_mut().zip(line).take(fixed) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for line in lines {
+        let mut text = String::new();
+        for (i, cell) in line.iter().enumerate() {
+            if i + 1 == line.len() {
+                text.push_str(cell);
+            } else {
+                text.push_str(&format!("{cell:width$}  ", width = widths[i]));
+            }
+        }
+        printer.say(text.trim_end());
+    }
+}
+
+impl From<crate::cli::TargetArgs> for TargetArgs {
+    fn from(a: crate::cli::TargetArgs) -> Self {
+        TargetArgs {
+            container: a.container,
+            all: a.all,
+            labels: a.labels,
+            hosts: a.hosts,
+            batch: a.batch.map(|b| b as usize),
+        }
+    }
+}

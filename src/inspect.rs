@@ -1,0 +1,585 @@
+//! `devloop inspect IMAGE|CONTAINER`: what an image is and where it comes from, for the
+//! image and each ancestor the engine can show: its names (tags, registry digests), its
+//! build info (OCI or label-schema labels, devloop's own), and its lifecycle methods. For
+//! a container also its state, when it started, and the exact image it runs.
+//!
+//! Ancestors are found through the image history (a local build keeps its base's tag
+//! there), else through the base labels a build stamped (`org.opencontainers.image.base.*`,
+//! `devloop.build.base.id`), checked against the layers: a base's layers are a prefix of
+//! its child's. A base that is declared but not on this engine is shown as such.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+
+use serde::Serialize;
+
+use crate::cli::Options;
+use crate::error::AppError;
+use crate::exit;
+use crate::metadata::{self, Method};
+use crate::run::Cancel;
+use crate::runtime::{self, ContainerFacts, Engine, ImageFacts, RuntimeError};
+
+/// How far up the ancestry goes; real chains are two or three deep.
+const MAX_DEPTH: usize = 16;
+
+/// What `inspect` was asked about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Image,
+    Container,
+}
+
+pub(crate) struct InspectJob {
+    pub target: String,
+    pub kind: Option<Kind>,
+    pub host: String,
+    pub options: Options,
+}
+
+/// A container, as shown.
+#[derive(Debug, Serialize)]
+pub(crate) struct ContainerView {
+    pub event: &'static str,
+    pub host: String,
+    pub name: String,
+    pub id: String,
+    pub status: String,
+    pub running: bool,
+    pub started_at: Option<String>,
+    /// The reference it was created from, as given.
+    pub image: String,
+    /// The exact image it runs.
+    pub image_id: String,
+    pub image_digests: Vec<String>,
+    /// When `image` now names another image than the one running: that image's ID.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_now: Option<String>,
+    pub methods: Vec<Method>,
+}
+
+/// One piece of build info, and whether the image only inherited it from its base.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct BuildLine {
+    pub field: &'static str,
+    pub value: String,
+    pub key: String,
+    pub inherited: bool,
+}
+
+/// An image of the chain, as shown.
+#[derive(Debug, Serialize)]
+pub(crate) struct ImageView {
+    pub event: &'static str,
+    /// 0 for the image asked about (or the container's), 1 for its base, ...
+    pub depth: usize,
+    /// The name it was reached by.
+    pub reference: String,
+    /// How it was found: "named", "the container's image", "image history", a label.
+    pub found_by: String,
+    /// Whether this engine has it (a declared base may not be there).
+    pub present: bool,
+    pub id: Option<String>,
+    pub tags: Vec<String>,
+    pub digests: Vec<String>,
+    pub created: Option<String>,
+    pub build: Vec<BuildLine>,
+    pub methods: Vec<Method>,
+    /// Every label, whatever its convention (`-v` shows them).
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Looks the target up and shows it with its ancestry.
+pub(crate) async fn execute(job: InspectJob, cancel: &Cancel) -> Result<i32, AppError> {
+    let work = async {
+        let engine = runtime::connect_endpoint(&job.host).await?;
+        let mut container = None;
+        if job.kind != Some(Kind::Image) {
+            container = runtime::container_facts(&engine, &job.target).await?;
+            if container.is_none() && job.kind == Some(Kind::Container) {
+                return Err(RuntimeError::NoSuchContainer {
+                    name: job.target.clone(),
+                    host: job.host.clone(),
+                });
+            }
+        }
+        let (start, found_by) = match &container {
+            Some(c) => (c.image_id.clone(), "the container's image"),
+            None => (job.target.clone(), "named"),
+        };
+        let Some(image) = runtime::image_facts(&engine, &start).await? else {
+            return Err(RuntimeError::ImageMissing {
+                image: job.target.clone(),
+                reason: format!("no image or container of that name on {}", job.host),
+            });
+        };
+        let reference = match &container {
+            Some(c) if !c.image_ref.is_empty() => c.image_ref.clone(),
+            _ => job.target.clone(),
+        };
+        let chain = ancestry(&engine, reference, found_by, image).await?;
+        let container_view = match container {
+            Some(c) => Some(container_view(&engine, &job.host, c, &chain).await?),
+            None => None,
+        };
+        Ok::<_, RuntimeError>((container_view, chain))
+    };
+    let (container, chain) = cancel.guard(work).await.map_err(AppError::Interrupted)??;
+    let mut out = std::io::stdout().lock();
+    if job.options.json() {
+        if let Some(c) = &container {
+            let _ = writeln!(out, "{}", serde_json::to_string(c).unwrap_or_default());
+        }
+        for image in &chain {
+            let _ = writeln!(out, "{}", serde_json::to_string(image).unwrap_or_default());
+        }
+    } else {
+        let _ = write!(
+            out,
+            "{}",
+            render(container.as_ref(), &chain, job.options.verbose)
+        );
+    }
+    Ok(exit::PASSED)
+}
+
+async fn container_view(
+    engine: &Engine,
+    host: &str,
+    c: ContainerFacts,
+    chain: &[ImageView],
+) -> Result<ContainerView, RuntimeError> {
+    let image_digests = chain.first().map(|i| i.digests.clone()).unwrap_or_default();
+    // The name the container was created from may point elsewhere by now (a newer build).
+    let image_now = if c.image_ref.is_empty() || c.image_ref.starts_with("sha256:") {
+        None
+    } else {
+        runtime::image_facts(engine, &c.image_ref)
+            .await?
+            .map(|i| i.id)
+            .filter(|id| *id != c.image_id)
+    };
+    Ok(ContainerView {
+        event: "container",
+        host: host.to_owned(),
+        methods: metadata::methods(&c.env, &c.labels),
+        name: c.name,
+        id: c.id,
+        status: c.status,
+        running: c.running,
+        started_at: c.started_at,
+        image: c.image_ref,
+        image_id: c.image_id,
+        image_digests,
+        image_now,
+    })
+}
+
+/// The image and each ancestor this engine can show, nearest first.
+async fn ancestry(
+    engine: &Engine,
+    reference: String,
+    found_by: &str,
+    image: ImageFacts,
+) -> Result<Vec<ImageView>, RuntimeError> {
+    let mut facts: Vec<(String, String, Option<ImageFacts>)> =
+        vec![(reference, found_by.to_owned(), Some(image))];
+    while facts.len() < MAX_DEPTH {
+        let Some((_, _, Some(current))) = facts.last() else {
+            break;
+        };
+        let current = current.clone();
+        match parent(engine, &current).await? {
+            Parent::Found {
+                reference,
+                found_by,
+                facts: parent,
+            } => {
+                // A loop would mean a confused engine; stop rather than spin.
+                if facts
+                    .iter()
+                    .any(|(_, _, f)| f.as_ref().is_some_and(|f| f.id == parent.id))
+                {
+                    break;
+                }
+                facts.push((reference, found_by, Some(parent)));
+            }
+            Parent::Declared {
+                reference,
+                found_by,
+            } => {
+                facts.push((reference, found_by, None));
+                break;
+            }
+            Parent::None => break,
+        }
+    }
+    let mut views = Vec::new();
+    for (depth, (reference, found_by, image)) in facts.iter().enumerate() {
+        let base_labels = facts
+            .get(depth + 1)
+            .and_then(|(_, _, f)| f.as_ref())
+            .map(|f| &f.labels);
+        views.push(view(
+            depth,
+            reference,
+            found_by,
+            image.as_ref(),
+            base_labels,
+        ));
+    }
+    Ok(views)
+}
+
+enum Parent {
+    Found {
+        reference: String,
+        found_by: String,
+        facts: ImageFacts,
+    },
+    /// Named by a label, not on this engine.
+    Declared {
+        reference: String,
+        found_by: String,
+    },
+    None,
+}
+
+async fn parent(engine: &Engine, image: &ImageFacts) -> Result<Parent, RuntimeError> {
+    // The history of a local build names the base it was built on (the first tagged entry
+    // below the image's own).
+    let history = runtime::image_history(engine, &image.id)
+        .await
+        .unwrap_or_default();
+    for entry in history.iter().skip(1) {
+        if entry.id.as_deref() == Some(image.id.as_str()) {
+            continue;
+        }
+        let (Some(id), Some(tag)) = (&entry.id, entry.tags.first()) else {
+            continue;
+        };
+        if let Some(facts) = runtime::image_facts(engine, id).await? {
+            return Ok(Parent::Found {
+                reference: tag.clone(),
+                found_by: "image history".into(),
+                facts,
+            });
+        }
+    }
+    // Else the labels a build stamped, checked against the layers.
+    let labels = &image.labels;
+    let name = labels
+        .get(metadata::OCI_BASE_NAME)
+        .filter(|n| !n.is_empty());
+    let mut candidates: Vec<(String, String)> = Vec::new();
+    if let Some(id) = labels
+        .get(metadata::BUILD_BASE_ID)
+        .filter(|i| !i.is_empty())
+    {
+        candidates.push((id.clone(), format!("label {}", metadata::BUILD_BASE_ID)));
+    }
+    if let (Some(name), Some(digest)) = (name, labels.get(metadata::OCI_BASE_DIGEST)) {
+        let repo = name.split('@').next().unwrap_or(name);
+        let repo = strip_tag(repo);
+        candidates.push((
+            format!("{repo}@{digest}"),
+            format!("label {}", metadata::OCI_BASE_DIGEST),
+        ));
+    }
+    if let Some(name) = name {
+        candidates.push((name.clone(), format!("label {}", metadata::OCI_BASE_NAME)));
+    }
+    for (candidate, found_by) in &candidates {
+        if let Some(facts) = runtime::image_facts(engine, candidate).await? {
+            let is_base = facts.id != image.id
+                && facts.layers.len() < image.layers.len()
+                && image.layers.starts_with(&facts.layers);
+            if is_base {
+                let reference = name.cloned().unwrap_or_else(|| candidate.clone());
+                return Ok(Parent::Found {
+                    reference,
+                    found_by: found_by.clone(),
+                    facts,
+                });
+            }
+        }
+    }
+    match name {
+        Some(name) => Ok(Parent::Declared {
+            reference: name.clone(),
+            found_by: format!("label {} (not on this engine)", metadata::OCI_BASE_NAME),
+        }),
+        None => Ok(Parent::None),
+    }
+}
+
+/// `reg:5000/ns/name:tag` -> `reg:5000/ns/name`.
+fn strip_tag(reference: &str) -> &str {
+    let last_slash = reference.rfind('/').map_or(0, |i| i + 1);
+    match reference[last_slash..].rfind(':') {
+        Some(i) => &reference[..last_slash + i],
+        None => reference,
+    }
+}
+
+fn view(
+    depth: usize,
+    reference: &str,
+    found_by: &str,
+    image: Option<&ImageFacts>,
+    base_labels: Option<&HashMap<String, String>>,
+) -> ImageView {
+    let Some(image) = image else {
+        return ImageView {
+            event: "image",
+            depth,
+            reference: reference.to_owned(),
+            found_by: found_by.to_owned(),
+            present: false,
+            id: None,
+            tags: Vec::new(),
+            digests: Vec::new(),
+            created: None,
+            build: Vec::new(),
+            methods: Vec::new(),
+            labels: BTreeMap::new(),
+        };
+    };
+    let build = metadata::build_info(&image.labels)
+        .into_iter()
+        .map(|b| BuildLine {
+            inherited: base_labels.is_some_and(|l| l.get(&b.key) == Some(&b.value)),
+            field: b.field,
+            value: b.value,
+            key: b.key,
+        })
+        .collect();
+    ImageView {
+        event: "image",
+        depth,
+        reference: reference.to_owned(),
+        found_by: found_by.to_owned(),
+        present: true,
+        id: Some(image.id.clone()),
+        tags: image.repo_tags.clone(),
+        digests: image.repo_digests.clone(),
+        created: image.created.clone(),
+        build,
+        methods: metadata::methods(&image.env, &image.labels),
+        labels: image.labels.clone().into_iter().collect(),
+    }
+}
+
+/// The human report.
+pub(crate) fn render(
+    container: Option<&ContainerView>,
+    chain: &[ImageView],
+    verbose: bool,
+) -> String {
+    let mut out = String::new();
+    let bold = |s: &str| console::style(s.to_owned()).bold().to_string();
+    let dim = |s: &str| console::style(s.to_owned()).dim().to_string();
+    if let Some(c) = container {
+        let since = match (&c.started_at, c.running) {
+            (Some(at), true) => format!("running since {at}"),
+            (Some(at), false) => format!("{} (last started {at})", c.status),
+            (None, _) => c.status.clone(),
+        };
+        out.push_str(&format!("{} {}  {since}\n", bold("container"), c.name));
+        out.push_str(&format!("  host      {}\n", c.host));
+        out.push_str(&format!("  id        {}\n", c.id));
+        out.push_str(&format!("  image     {}\n", c.image));
+        out.push_str(&format!("  image id  {}\n", c.image_id));
+        for digest in &c.image_digests {
+            out.push_str(&format!("  digest    {digest}\n"));
+        }
+        if let Some(now) = &c.image_now {
+            out.push_str(&format!(
+                "  note      {} now names another image ({now}): this container runs an older build\n",
+                c.image
+            ));
+        }
+        push_methods(
+            &mut out,
+            &c.methods,
+            "the container declares no lifecycle method",
+        );
+        out.push('\n');
+    }
+    for image in chain {
+        let title = match image.depth {
+            0 => bold("image"),
+            1 => bold("base image"),
+            n => bold(&format!("ancestor {n}")),
+        };
+        out.push_str(&format!(
+            "{title} {}  {}\n",
+            image.reference,
+            dim(&format!("(found by: {})", image.found_by))
+        ));
+        if !image.present {
+            out.push_str("  not on this engine: nothing more is known of it\n\n");
+            continue;
+        }
+        if let Some(id) = &image.id {
+            out.push_str(&format!("  id        {id}\n"));
+        }
+        let tags = if image.tags.is_empty() {
+            "none".to_owned()
+        } else {
+            image.tags.join(", ")
+        };
+        out.push_str(&format!("  tags      {tags}\n"));
+        if image.digests.is_empty() {
+            out.push_str("  digests   none (built or loaded here, never pulled or pushed)\n");
+        } else {
+            for (i, d) in image.digests.iter().enumerate() {
+                let head = if i == 0 {
+                    "  digests   "
+                } else {
+                    "            "
+                };
+                out.push_str(&format!("{head}{d}\n"));
+            }
+        }
+        if let Some(created) = &image.created {
+            out.push_str(&format!("  created   {created}\n"));
+        }
+        let own: Vec<&BuildLine> = image.build.iter().filter(|b| !b.inherited).collect();
+        let inherited = image.build.len() - own.len();
+        if own.is_empty() {
+            out.push_str("  build     no build labels of its own (OCI or label-schema)\n");
+        } else {
+            let width = own.iter().map(|b| b.field.len()).max().unwrap_or(0);
+            let value_width = own
+                .iter()
+                .map(|b| b.value.chars().count())
+                .max()
+                .unwrap_or(0)
+                .min(48);
+            for (i, b) in own.iter().enumerate() {
+                let head = if i == 0 {
+                    "  build     "
+                } else {
+                    "            "
+                };
+                out.push_str(&format!(
+                    "{head}{:width$}  {:value_width$}  {}\n",
+                    b.field,
+                    b.value,
+                    dim(&b.key)
+                ));
+            }
+        }
+        if inherited > 0 {
+            out.push_str(&format!(
+                "            {}\n",
+                dim(&format!(
+                    "(and {inherited} label(s) inherited from its base, shown there)"
+                ))
+            ));
+        }
+        push_methods(&mut out, &image.methods, "no lifecycle method declared");
+        if verbose {
+            for (i, (key, value)) in image.labels.iter().enumerate() {
+                let head = if i == 0 {
+                    "  labels    "
+                } else {
+                    "            "
+                };
+                out.push_str(&format!("{head}{key}={value}\n"));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn push_methods(out: &mut String, methods: &[Method], none: &str) {
+    if methods.is_empty() {
+        out.push_str(&format!("  methods   {none}\n"));
+        return;
+    }
+    let width = methods.iter().map(|m| m.name.len()).max().unwrap_or(0);
+    let command_width = methods
+        .iter()
+        .map(|m| m.command.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(40);
+    for (i, m) in methods.iter().enumerate() {
+        let head = if i == 0 {
+            "  methods   "
+        } else {
+            "            "
+        };
+        out.push_str(&format!(
+            "{head}{:width$}  {:command_width$}  {}\n",
+            m.name,
+            m.command,
+            console::style(m.declared_by.join(", ")).dim()
+        ));
+        if let Some(other) = &m.conflict {
+            out.push_str(&format!(
+                "            {}\n",
+                console::style(format!(
+                    "warning: its label says {other:?}; the environment wins"
+                ))
+                .yellow()
+            ));
+        }
+    }
+}
+
+impl From<crate::cli::InspectKind> for Kind {
+    fn from(k: crate::cli::InspectKind) -> Self {
+        match k {
+            crate::cli::InspectKind::Image => Kind::Image,
+            crate::cli::InspectKind::Container => Kind::Container,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_stripped_but_not_registry_ports() {
+        assert_eq!(strip_tag("reg:5000/ns/rbl:prod"), "reg:5000/ns/rbl");
+        assert_eq!(strip_tag("reg:5000/ns/rbl"), "reg:5000/ns/rbl");
+        assert_eq!(strip_tag("debian:bookworm"), "debian");
+    }
+
+    #[test]
+    fn inherited_labels_are_told_apart() {
+        let base_labels: HashMap<String, String> = HashMap::from([
+            (metadata::OCI_TITLE.to_owned(), "debian".to_owned()),
+            (metadata::OCI_VERSION.to_owned(), "12".to_owned()),
+        ]);
+        let image = ImageFacts {
+            id: "sha256:1".into(),
+            labels: HashMap::from([
+                (metadata::OCI_TITLE.to_owned(), "rbldnsd".to_owned()),
+                (metadata::OCI_VERSION.to_owned(), "12".to_owned()),
+            ]),
+            ..ImageFacts::default()
+        };
+        let shown = view(0, "rbl", "named", Some(&image), Some(&base_labels));
+        let title = shown
+            .build
+            .iter()
+            .find(|b| b.field == "title")
+            .expect("title");
+        assert!(!title.inherited);
+        let version = shown
+            .build
+            .iter()
+            .find(|b| b.field == "version")
+            .expect("version");
+        assert!(version.inherited);
+        let text = render(None, &[shown], false);
+        assert!(text.contains("rbldnsd"), "{text}");
+        assert!(text.contains("1 label(s) inherited"), "{text}");
+    }
+}

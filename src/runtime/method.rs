@@ -1,0 +1,105 @@
+//! Running a lifecycle method (UPDATE, VALIDATE, ...) in a container devloop did not start:
+//! `docker exec` through the API, its output handed over line by line as it comes.
+
+use bollard::container::LogOutput;
+use bollard::exec::{CreateExecOptions, StartExecResults};
+use futures_util::StreamExt;
+
+use super::{Engine, RuntimeError, api_error};
+
+/// Which stream a line of a method's output came on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// The argument vector that runs a method's command: a path runs as it is, a command line
+/// goes through `sh -c` (as `docker exec` users write it into an image's metadata).
+pub(crate) fn method_argv(command: &str) -> Vec<String> {
+    if command.trim().contains(char::is_whitespace) {
+        vec!["sh".to_owned(), "-c".to_owned(), command.to_owned()]
+    } else {
+        vec![command.trim().to_owned()]
+    }
+}
+
+/// Runs `argv` in the running container `container` and returns its exit status. Each
+/// complete line of output goes to `on_line` as soon as it arrives (a last line without a
+/// newline too).
+pub(crate) async fn exec_streaming(
+    engine: &Engine,
+    container: &str,
+    argv: &[String],
+    on_line: &mut (dyn FnMut(Stream, &str) + Send),
+) -> Result<i64, RuntimeError> {
+    let shown = argv.join(" ");
+    let exec = engine
+        .docker
+        .create_exec(
+            container,
+            CreateExecOptions {
+                cmd: Some(argv.to_vec()),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| api_error(format!("exec {shown} in {container}"), e))?;
+    let started = engine
+        .docker
+        .start_exec(&exec.id, None)
+        .await
+        .map_err(|e| api_error(format!("exec {shown} in {container}"), e))?;
+    if let StartExecResults::Attached { mut output, .. } = started {
+        let mut partial = [String::new(), String::new()];
+        while let Some(chunk) = output.next().await {
+            let chunk =
+                chunk.map_err(|e| api_error(format!("reading the output of {shown}"), e))?;
+            let (stream, bytes) = match chunk {
+                LogOutput::StdErr { message } => (Stream::Stderr, message),
+                LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                    (Stream::Stdout, message)
+                }
+                LogOutput::StdIn { .. } => continue,
+            };
+            let buffer = &mut partial[usize::from(stream == Stream::Stderr)];
+            buffer.push_str(&String::from_utf8_lossy(&bytes));
+            while let Some(end) = buffer.find('\n') {
+                let line: String = buffer.drain(..=end).collect();
+                on_line(stream, line.trim_end_matches(['\n', '\r']));
+            }
+        }
+        for (i, rest) in partial.iter().enumerate() {
+            if !rest.is_empty() {
+                let stream = if i == 0 {
+                    Stream::Stdout
+                } else {
+                    Stream::Stderr
+                };
+                on_line(stream, rest);
+            }
+        }
+    }
+    let inspect = engine
+        .docker
+        .inspect_exec(&exec.id)
+        .await
+        .map_err(|e| api_error(format!("reading the exit status of {shown}"), e))?;
+    Ok(inspect.exit_code.unwrap_or(-1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_runs_as_is_and_a_command_line_through_sh() {
+        assert_eq!(method_argv("/service/bin/update"), ["/service/bin/update"]);
+        assert_eq!(
+            method_argv("/service/bin/update --fast"),
+            ["sh", "-c", "/service/bin/update --fast"]
+        );
+    }
+}

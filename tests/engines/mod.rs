@@ -1,0 +1,370 @@
+//! Two real Docker engines on one machine, for the tests of build, inspect, validate,
+//! update and fleets: the usual one, and a second `dockerd` that `scripts/second-engine`
+//! starts (its own socket, data root and no bridge; `scripts/test` starts it). A test that
+//! needs the second engine fails, never skips, when it is not there.
+//!
+//! Containers and images a test makes are removed when their guards go, on both engines,
+//! whether the test passed or not.
+
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+/// The second engine's endpoint (see scripts/second-engine).
+pub const ENGINE2_DEFAULT: &str = "unix:///run/devloop-engine2/docker.sock";
+
+/// An engine the tests talk to with the docker client.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    pub host: String,
+}
+
+impl Engine {
+    /// The usual engine: `DOCKER_HOST`, else the local socket.
+    pub fn first() -> Engine {
+        let host = std::env::var("DOCKER_HOST")
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "unix:///var/run/docker.sock".to_owned());
+        Engine { host }
+    }
+
+    /// The second engine; fails the test when it does not answer or lacks the example image.
+    pub fn second() -> Engine {
+        static READY: OnceLock<Result<String, String>> = OnceLock::new();
+        let ready = READY.get_or_init(|| {
+            let host = std::env::var("DEVLOOP_ENGINE2_HOST")
+                .ok()
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| ENGINE2_DEFAULT.to_owned());
+            let engine = Engine { host: host.clone() };
+            if engine
+                .docker_out(&["info", "--format", "{{.ServerVersion}}"])
+                .is_none()
+            {
+                return Err(format!(
+                    "the second Docker engine does not answer at {host}: run scripts/second-engine (scripts/test starts it)"
+                ));
+            }
+            if engine
+                .docker_out(&["image", "inspect", "--format", "{{.Id}}", RBLDNSD_IMAGE])
+                .is_none()
+            {
+                return Err(format!(
+                    "the second engine at {host} lacks {RBLDNSD_IMAGE}: run scripts/second-engine, which copies it"
+                ));
+            }
+            Ok(host)
+        });
+        match ready {
+            Ok(host) => Engine { host: host.clone() },
+            Err(message) => panic!("{message}"),
+        }
+    }
+
+    /// Runs the docker client against this engine; its trimmed stdout when it succeeds.
+    pub fn docker_out(&self, args: &[&str]) -> Option<String> {
+        let out = Command::new("docker")
+            .arg("-H")
+            .arg(&self.host)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
+    /// Runs the docker client; panics with its error output when it fails.
+    pub fn docker(&self, args: &[&str]) -> String {
+        let out = Command::new("docker")
+            .arg("-H")
+            .arg(&self.host)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run docker: {e}"));
+        assert!(
+            out.status.success(),
+            "docker -H {} {} failed:\n{}",
+            self.host,
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// `docker build` with the legacy builder, from a Dockerfile's text, with no context.
+    pub fn build(&self, tag: &str, dockerfile: &str) -> Image {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("Dockerfile"), dockerfile).expect("write Dockerfile");
+        let out = Command::new("docker")
+            .env("DOCKER_BUILDKIT", "0")
+            .arg("-H")
+            .arg(&self.host)
+            .args(["build", "-q", "-t", tag])
+            .arg(dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run docker: {e}"));
+        assert!(
+            out.status.success(),
+            "docker build -t {tag} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Image::adopt(self, tag)
+    }
+
+    /// Starts a long-running container of `image` with `dir` mounted read-only on
+    /// /service, labelled `labels`, without a network (the second engine has no bridge;
+    /// the rbldnsd example's methods only talk to 127.0.0.1 inside).
+    pub fn run(&self, name: &str, image: &str, dir: &Path, labels: &[&str]) -> Container {
+        let mount = format!(
+            "type=bind,source={},target=/service,readonly",
+            dir.display()
+        );
+        let mut args = vec![
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            "none",
+            "--mount",
+            &mount,
+        ];
+        for label in labels {
+            args.push("--label");
+            args.push(label);
+        }
+        args.push(image);
+        let id = self.docker(&args);
+        let container = Container {
+            engine: self.clone(),
+            name: name.to_owned(),
+            id,
+        };
+        container.wait_until_answering();
+        container
+    }
+
+    /// Starts a container of `image` running `sleep`, for containers that declare nothing.
+    pub fn run_sleeper(&self, name: &str, image: &str, labels: &[&str]) -> Container {
+        let mut args = vec!["run", "-d", "--name", name, "--network", "none"];
+        for label in labels {
+            args.push("--label");
+            args.push(label);
+        }
+        args.extend([image, "sleep", "600"]);
+        let id = self.docker(&args);
+        Container {
+            engine: self.clone(),
+            name: name.to_owned(),
+            id,
+        }
+    }
+
+    pub fn image_id(&self, reference: &str) -> Option<String> {
+        self.docker_out(&["image", "inspect", "--format", "{{.Id}}", reference])
+    }
+}
+
+/// The image the rbldnsd example runs.
+pub const RBLDNSD_IMAGE: &str = "devloop-example/rbldnsd:latest";
+
+/// A container a test started; removed (with its anonymous volumes) when dropped.
+pub struct Container {
+    pub engine: Engine,
+    pub name: String,
+    pub id: String,
+}
+
+impl Container {
+    /// Runs a command in it; (exit status, stdout).
+    pub fn exec(&self, argv: &[&str]) -> (i32, String) {
+        let out = Command::new("docker")
+            .arg("-H")
+            .arg(&self.engine.host)
+            .arg("exec")
+            .arg(&self.name)
+            .args(argv)
+            .stdin(Stdio::null())
+            .output()
+            .expect("docker exec");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+        )
+    }
+
+    /// The A records rbldnsd serves for `name` (empty for NXDOMAIN), asked inside.
+    pub fn dig(&self, name: &str) -> String {
+        let (_, out) = self.exec(&[
+            "dig",
+            "+short",
+            "+time=1",
+            "+tries=2",
+            "-p",
+            "5301",
+            "@127.0.0.1",
+            name,
+            "A",
+        ]);
+        out
+    }
+
+    /// Waits until rbldnsd answers at all (NXDOMAIN counts), when the image has it.
+    fn wait_until_answering(&self) {
+        if !self.has_rbldnsd() {
+            return;
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let (status, out) = self.exec(&[
+                "dig",
+                "+time=1",
+                "+tries=1",
+                "-p",
+                "5301",
+                "@127.0.0.1",
+                "ready.senderhost.bl.rbl",
+                "A",
+            ]);
+            if status == 0 && out.contains("status:") {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "rbldnsd in {} on {} did not answer within 10 s",
+                self.name,
+                self.engine.host
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    fn has_rbldnsd(&self) -> bool {
+        self.exec(&["sh", "-c", "command -v rbldnsd"]).0 == 0
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = self.engine.docker_out(&["rm", "-f", "-v", &self.id]);
+    }
+}
+
+/// An image a test built or copied; removed (every tag, then the ID) when dropped.
+pub struct Image {
+    pub engine: Engine,
+    pub tags: Vec<String>,
+    pub id: String,
+}
+
+impl Image {
+    /// Takes charge of an image that exists on `engine`.
+    pub fn adopt(engine: &Engine, reference: &str) -> Image {
+        let id = engine
+            .image_id(reference)
+            .unwrap_or_else(|| panic!("no image {reference} on {}", engine.host));
+        let tags = if reference.starts_with("sha256:") {
+            Vec::new()
+        } else {
+            vec![reference.to_owned()]
+        };
+        Image {
+            engine: engine.clone(),
+            tags,
+            id,
+        }
+    }
+
+    pub fn also_tagged(mut self, tag: &str) -> Image {
+        self.tags.push(tag.to_owned());
+        self
+    }
+}
+
+impl Drop for Image {
+    fn drop(&mut self) {
+        for tag in &self.tags {
+            let _ = self.engine.docker_out(&["rmi", tag]);
+        }
+        let _ = self.engine.docker_out(&["rmi", &self.id]);
+    }
+}
+
+/// A name unique to this test and process, for containers, images and labels.
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static COUNT: AtomicUsize = AtomicUsize::new(0);
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("test")
+        .rsplit("::")
+        .next()
+        .unwrap_or("test")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .take(40)
+        .collect::<String>();
+    format!(
+        "{prefix}-{test}-{}-{}",
+        std::process::id(),
+        COUNT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A copy of the rbldnsd example, world-readable (the daemon runs as its own user).
+pub fn example_copy() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::Builder::new()
+        .prefix("devloop-fleet-")
+        .tempdir()
+        .expect("tempdir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rbldnsd/."))
+        .arg(dir.path())
+        .status()
+        .expect("cp");
+    assert!(status.success(), "copying the example failed");
+    dir
+}
+
+/// Appends a line to a zone file and moves its modification time ahead, so that rbldnsd
+/// (which compares whole seconds) sees the change on its next reload.
+pub fn add_zone_line(dir: &Path, zone: &str, line: &str) {
+    use std::io::Write;
+    let path = dir.join("zones").join(zone);
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .expect("open zone");
+    writeln!(file, "{line}").expect("append");
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    file.set_modified(later).expect("set mtime");
+}
+
+/// Removes the line that lists `entry` from a zone file.
+pub fn remove_zone_entry(dir: &Path, zone: &str, entry: &str) {
+    let path = dir.join("zones").join(zone);
+    let text = std::fs::read_to_string(&path).expect("read zone");
+    let kept: String = text
+        .lines()
+        .filter(|l| l.split_whitespace().next() != Some(entry))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(kept, text, "{zone} has no line for {entry}");
+    std::fs::write(&path, kept).expect("write zone");
+}

@@ -1,0 +1,462 @@
+//! `devloop watch` against the real Docker engine and the real images: a save flips the
+//! verdict in a warm container (rbldnsd reloads on HUP, named on `rndc reload`), quick saves
+//! are coalesced, a dead service is restarted with its last words shown, a change to
+//! devloop.toml starts a fresh container, and a signal leaves nothing behind.
+//!
+//! Each watch runs in the background. Should a test fail half-way, dropping its [`Watch`]
+//! kills devloop and dropping its [`Project`] removes the containers it left, so nothing
+//! outlives the test, panic or not.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{BIND_IMAGE, Project, Running, require_docker, require_docker_with};
+use serde_json::Value;
+
+/// How long the first run of a watch may take (start the service, wait until ready, check).
+const FIRST_RUN: Duration = Duration::from_secs(20);
+/// How long a rerun may take to report after a save.
+const RERUN: Duration = Duration::from_secs(10);
+
+/// A `devloop watch` running in the background.
+struct Watch {
+    run: Running,
+}
+
+impl Watch {
+    fn start(project: &Project, args: &[&str]) -> Watch {
+        Watch {
+            run: project.devloop().arg("watch").args(args).spawn(),
+        }
+    }
+
+    /// The complete JSON Lines written so far.
+    fn events(&self) -> Vec<Value> {
+        let out = self.run.stdout_so_far();
+        let complete = out.rsplit_once('\n').map_or("", |(lines, _)| lines);
+        complete
+            .lines()
+            .filter(|l| l.starts_with('{'))
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}\n{self}")))
+            .collect()
+    }
+
+    fn summaries(&self) -> Vec<Value> {
+        self.events()
+            .into_iter()
+            .filter(|e| e["event"] == "summary")
+            .collect()
+    }
+
+    /// Polls `probe` until it gives something; fails the test when devloop exits or time
+    /// runs out, showing what it said.
+    fn wait_for<T>(
+        &mut self,
+        what: &str,
+        within: Duration,
+        mut probe: impl FnMut(&Watch) -> Option<T>,
+    ) -> T {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(found) = probe(self) {
+                return found;
+            }
+            if let Some(status) = self.run.exited() {
+                panic!("devloop watch ended ({status}) while waiting for {what}\n{self}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {what} within {within:?}\n{self}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until `n` summaries have been reported; the `n`th.
+    fn summary(&mut self, n: usize, within: Duration) -> Value {
+        self.wait_for(&format!("summary #{n}"), within, |w| {
+            w.summaries().into_iter().nth(n - 1)
+        })
+    }
+
+    /// Waits until nothing new has been written for `quiet` (at most `within`).
+    fn settle(&mut self, quiet: Duration, within: Duration) {
+        let mut last = (self.run.stdout_so_far(), self.run.stderr_so_far());
+        let mut since = Instant::now();
+        self.wait_for("a quiet moment", within, |w| {
+            let now = (w.run.stdout_so_far(), w.run.stderr_so_far());
+            if now != last {
+                last = now;
+                since = Instant::now();
+            }
+            (since.elapsed() >= quiet).then_some(())
+        });
+    }
+
+    /// The check of the last run that has this name.
+    fn last_check(&self, name: &str) -> Value {
+        self.events()
+            .into_iter()
+            .rev()
+            .find(|e| e["event"] == "check" && e["name"] == name)
+            .unwrap_or_else(|| panic!("no check {name:?} reported\n{self}"))
+    }
+
+    /// The containers the runs reported ready, in order.
+    fn ready_containers(&self) -> Vec<String> {
+        self.events()
+            .into_iter()
+            .filter(|e| e["event"] == "ready")
+            .map(|e| e["container"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    /// Sends `signal` and waits for devloop to end; its outcome.
+    fn stop(self, signal: libc::c_int) -> common::Outcome {
+        self.run.signal(signal);
+        let Watch { run } = self;
+        run.wait()
+    }
+}
+
+impl std::fmt::Display for Watch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "--- stdout so far\n{}", self.run.stdout_so_far())?;
+        write!(f, "--- stderr so far\n{}---", self.run.stderr_so_far())
+    }
+}
+
+fn count(summary: &Value, field: &str) -> u64 {
+    summary[field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{summary}"))
+}
+
+/// Exactly one container of the project exists, and it runs; its name.
+fn one_running_container(project: &Project, watch: &Watch) -> String {
+    let all = project.container_names();
+    assert_eq!(all.len(), 1, "one container expected: {all:?}\n{watch}");
+    assert_eq!(
+        project.running_containers().len(),
+        1,
+        "the container should run\n{watch}"
+    );
+    all[0].clone()
+}
+
+const BLACKLISTED: &str = "sh8.mailingliststart.com is blacklisted";
+
+#[test]
+fn a_zone_change_flips_the_verdict_in_the_same_container_and_sigint_leaves_nothing() {
+    let _docker = require_docker();
+    let project = Project::rbldnsd();
+    let original = project.read("zones/bl");
+    let mut watch = Watch::start(&project, &["--format", "json"]);
+    let first = watch.summary(1, FIRST_RUN);
+    assert_eq!(
+        (first["status"].as_str(), count(&first, "failed")),
+        (Some("pass"), 0),
+        "{first}\n{watch}"
+    );
+    let container = one_running_container(&project, &watch);
+
+    project.replace(
+        "zones/bl",
+        ".mailingliststart.com :127.0.0.2:Excessive spam from this host\n",
+        "",
+    );
+    let saved = Instant::now();
+    let flipped = watch.summary(2, RERUN);
+    let latency = saved.elapsed();
+    assert!(count(&flipped, "failed") > 0, "{flipped}\n{watch}");
+    assert_eq!(watch.last_check(BLACKLISTED)["status"], "fail", "{watch}");
+    assert!(
+        latency < Duration::from_secs(3),
+        "took {latency:?}\n{watch}"
+    );
+    assert_eq!(one_running_container(&project, &watch), container);
+
+    project.write("zones/bl", &original);
+    let back = watch.summary(3, RERUN);
+    assert_eq!(
+        (back["status"].as_str(), count(&back, "failed")),
+        (Some("pass"), 0),
+        "{back}\n{watch}"
+    );
+    assert_eq!(watch.last_check(BLACKLISTED)["status"], "pass");
+    assert_eq!(one_running_container(&project, &watch), container);
+    assert_eq!(
+        project.containers_created().len(),
+        1,
+        "one container the whole time\n{watch}"
+    );
+
+    watch.stop(libc::SIGINT).code(130);
+    project.assert_no_container_left();
+}
+
+#[test]
+fn five_quick_saves_give_at_most_two_reruns_in_one_container_and_sigterm_leaves_nothing() {
+    let _docker = require_docker();
+    let project = Project::rbldnsd();
+    // The last of the saves below adds q5: the last rerun must have seen it.
+    let last_step =
+        "  { name = \"wl RFC 5782\", rfc5782 = \"senderhost.wl.rbl\", list = \"domain\" },";
+    project.replace(
+        "devloop.toml",
+        last_step,
+        &format!(
+            "{last_step}\n  {{ name = \"the last quick save is served\", dns = \"q5.quick.example.senderhost.bl.rbl\", expect = [\"127.0.0.2\"] }},"
+        ),
+    );
+    let mut watch = Watch::start(&project, &["--format", "json"]);
+    let first = watch.summary(1, FIRST_RUN);
+    assert_eq!(count(&first, "failed"), 1, "{first}\n{watch}");
+
+    for i in 1..=5 {
+        project.append(
+            "zones/bl",
+            &format!(".q{i}.quick.example :127.0.0.2:quick save {i}\n"),
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    watch.summary(2, RERUN);
+    // Longer than the reload's timeout, so a rerun that waits for it is counted too.
+    watch.settle(Duration::from_millis(2500), RERUN);
+    let summaries = watch.summaries();
+    let reruns = summaries.len() - 1;
+    assert!(
+        (1..=2).contains(&reruns),
+        "five quick saves gave {reruns} reruns\n{watch}"
+    );
+    let last = summaries.last().expect("a summary");
+    assert_eq!(
+        (last["status"].as_str(), count(last, "failed")),
+        (Some("pass"), 0),
+        "the last rerun should see the last save: {last}\n{watch}"
+    );
+    one_running_container(&project, &watch);
+    assert_eq!(
+        project.containers_created().len(),
+        1,
+        "one container the whole time\n{watch}"
+    );
+
+    watch.stop(libc::SIGTERM).code(143);
+    project.assert_no_container_left();
+}
+
+#[test]
+fn saves_that_land_during_reruns_are_applied_by_reload_never_by_a_restart() {
+    let _docker = require_docker();
+    let project = Project::rbldnsd();
+    let last_step =
+        "  { name = \"wl RFC 5782\", rfc5782 = \"senderhost.wl.rbl\", list = \"domain\" },";
+    project.replace(
+        "devloop.toml",
+        last_step,
+        &format!(
+            "{last_step}\n  {{ name = \"the last save is served\", dns = \"s11.steady.example.senderhost.bl.rbl\", expect = [\"127.0.0.2\"] }},"
+        ),
+    );
+    project.replace(
+        "devloop.toml",
+        "[watch]\n",
+        "[watch]\ndebounce = \"30ms\"\n",
+    );
+    let mut watch = Watch::start(&project, &["--format", "json"]);
+    watch.summary(1, FIRST_RUN);
+
+    // Saves a little further apart than the debounce: some land while a rerun reloads,
+    // and the reload may already have read them when their rerun comes.
+    // Uneven gaps, so that some save lands just before a reload reads the file.
+    let gaps = [40, 33, 47, 36, 52, 31, 44, 38, 49, 35, 0];
+    for (i, gap) in (1..=11).zip(gaps) {
+        project.append(
+            "zones/bl",
+            &format!(".s{i}.steady.example :127.0.0.2:steady save {i}\n"),
+        );
+        std::thread::sleep(Duration::from_millis(gap));
+    }
+    watch.summary(2, RERUN);
+    watch.settle(Duration::from_millis(2500), Duration::from_secs(20));
+    let last = watch.summaries().pop().expect("a summary");
+    assert_eq!(last["status"], "pass", "{last}\n{watch}");
+    let notes: Vec<Value> = watch
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "note")
+        .collect();
+    assert!(
+        notes.is_empty() && project.containers_created().len() == 1,
+        "every save should be applied by a reload of the one container, got {notes:?}\n{watch}"
+    );
+
+    watch.stop(libc::SIGINT).code(130);
+    project.assert_no_container_left();
+}
+
+#[test]
+fn a_service_that_died_is_restarted_with_its_last_log_lines_shown() {
+    let _docker = require_docker();
+    let project = Project::rbldnsd();
+    let mut watch = Watch::start(&project, &["--no-clear"]);
+    let passes = |w: &Watch| w.run.stdout_so_far().matches("PASS test:lists").count();
+    watch.wait_for("the first verdict", FIRST_RUN, |w| {
+        (passes(w) == 1).then_some(())
+    });
+    let dead = one_running_container(&project, &watch);
+    let killed = std::process::Command::new("docker")
+        .args(["kill", "--signal", "KILL", &dead])
+        .output()
+        .expect("docker kill");
+    assert!(killed.status.success(), "{killed:?}");
+
+    project.append(
+        "zones/bl",
+        ".died.example :127.0.0.2:after the service died\n",
+    );
+    watch.wait_for("the verdict after the restart", RERUN, |w| {
+        (passes(w) == 2).then_some(())
+    });
+    let stdout = watch.run.stdout_so_far();
+    assert!(
+        stdout.contains("· zones/bl changed"),
+        "the header names the file that triggered the run\n{watch}"
+    );
+    assert!(!stdout.contains("FAIL"), "{watch}");
+    let stderr = watch.run.stderr_so_far();
+    assert!(
+        stderr.contains("the service had exited (status 137)"),
+        "the death should be noted\n{watch}"
+    );
+    assert!(
+        stderr.contains("  | rbldnsd: "),
+        "its last log lines should be shown\n{watch}"
+    );
+    let fresh = one_running_container(&project, &watch);
+    assert_ne!(fresh, dead, "a fresh container");
+
+    watch.stop(libc::SIGINT).code(130);
+    project.assert_no_container_left();
+}
+
+#[test]
+fn a_devloop_toml_change_restarts_the_container_and_a_broken_one_is_shown_until_fixed() {
+    let _docker = require_docker();
+    let project = Project::rbldnsd();
+    let config = project.read("devloop.toml");
+    let mut watch = Watch::start(&project, &["--format", "json"]);
+    watch.summary(1, FIRST_RUN);
+    let first = one_running_container(&project, &watch);
+
+    project.append("devloop.toml", "# an edit\n");
+    let second = watch.summary(2, FIRST_RUN);
+    assert_eq!(second["status"], "pass", "{second}\n{watch}");
+    let restarted = one_running_container(&project, &watch);
+    assert_ne!(restarted, first, "a new container\n{watch}");
+    assert_eq!(watch.ready_containers(), [first.clone(), restarted.clone()]);
+
+    project.append("devloop.toml", "[broken\n");
+    let line = project.line_of("devloop.toml", "[broken");
+    let at = format!("devloop.toml:{line}:8");
+    watch.wait_for("the config error", RERUN, |w| {
+        w.run.stderr_so_far().contains(&at).then_some(())
+    });
+    assert!(
+        watch.run.stderr_so_far().contains("unclosed table"),
+        "{watch}"
+    );
+    assert!(
+        watch.run.exited().is_none(),
+        "the watch should go on\n{watch}"
+    );
+    assert_eq!(watch.summaries().len(), 2, "{watch}");
+
+    project.write("devloop.toml", &config);
+    let fixed = watch.summary(3, FIRST_RUN);
+    assert_eq!(fixed["status"], "pass", "{fixed}\n{watch}");
+    let last = one_running_container(&project, &watch);
+    assert!(last != first && last != restarted, "{watch}");
+
+    watch.stop(libc::SIGINT).code(130);
+    project.assert_no_container_left();
+}
+
+#[test]
+fn bind_applies_a_zone_change_with_rndc_reload_in_the_same_container() {
+    let _docker = require_docker_with(BIND_IMAGE);
+    let project = Project::bind();
+    assert!(
+        project
+            .read("devloop.toml")
+            .contains("reload = { exec = [\"rndc\", \"reload\"], log = \"all zones loaded\""),
+        "the BIND example reloads with rndc"
+    );
+    project.replace(
+        "devloop.toml",
+        "  { name = \"no such name\"",
+        "  { name = \"www.example.net A\", dns = \"www.example.net\", port = \"5300/udp\", expect = [\"192.0.2.11\"] },\n  { name = \"no such name\"",
+    );
+    let zone = "zones/example.net.zone";
+    let change = |address: &str, serial: &str| {
+        project.replace_line(
+            zone,
+            "www     IN  A",
+            &format!("www     IN  A     {address}"),
+        );
+        project.replace_line(
+            zone,
+            "                  20",
+            &format!("                  {serial} ; serial"),
+        );
+    };
+    let mut watch = Watch::start(&project, &["--format", "json"]);
+    let first = watch.summary(1, FIRST_RUN);
+    assert_eq!(first["status"], "pass", "{first}\n{watch}");
+    let container = one_running_container(&project, &watch);
+
+    change("192.0.2.12", "2025010102");
+    let flipped = watch.summary(2, RERUN);
+    assert_eq!(count(&flipped, "failed"), 1, "{flipped}\n{watch}");
+    let check = watch.last_check("www.example.net A");
+    assert_eq!(check["status"], "fail", "{check}");
+    assert!(
+        check["got"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("192.0.2.12"),
+        "{check}"
+    );
+
+    change("192.0.2.11", "2025010103");
+    let back = watch.summary(3, RERUN);
+    assert_eq!(
+        (back["status"].as_str(), count(&back, "failed")),
+        (Some("pass"), 0),
+        "{back}\n{watch}"
+    );
+    assert!(
+        !watch.events().iter().any(|e| e["event"] == "note"),
+        "rndc reload should have done it, without a restart\n{watch}"
+    );
+    assert_eq!(one_running_container(&project, &watch), container);
+    assert_eq!(project.containers_created().len(), 1, "{watch}");
+    let log = std::process::Command::new("docker")
+        .args(["logs", &container])
+        .output()
+        .expect("docker logs");
+    let log =
+        String::from_utf8_lossy(&log.stderr).into_owned() + &String::from_utf8_lossy(&log.stdout);
+    for line in [
+        "received control channel command 'reload'",
+        "reloading zones succeeded",
+        "zone example.net/IN: loaded serial 2025010103",
+    ] {
+        assert!(log.contains(line), "named should log {line:?}:\n{log}");
+    }
+
+    watch.stop(libc::SIGINT).code(130);
+    project.assert_no_container_left();
+}
