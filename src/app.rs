@@ -15,7 +15,7 @@ use crate::events::{Reporters, Verdict};
 use crate::exit;
 use crate::plan::{self, Plan};
 use crate::report::{Human, Json, Junit};
-use crate::run::{Cancel, RunOptions, run_plan, start_service};
+use crate::run::{Cancel, RunOptions, Session, run_plan, start_service};
 use crate::runtime::{Engine, Registry};
 use crate::staged::StagedTree;
 
@@ -466,17 +466,14 @@ async fn execute(job: Job, registry: Registry, cancel: Cancel) -> Result<i32, Ap
                 keep: options.keep,
                 fail_fast: options.fail_fast,
                 pull: options.pull.map(Into::into),
-                mount_source: None,
             };
-            let verdict = run_plan(
-                &config,
-                &plan,
-                &run_options,
-                &mut reporters,
-                &registry,
-                &cancel,
-            )
-            .await;
+            let session = Session {
+                config: &config,
+                options: &run_options,
+                registry: &registry,
+                cancel: &cancel,
+            };
+            let verdict = run_plan(session, &plan, &mut reporters).await;
             reporters.finish().map_err(|source| AppError::Io {
                 action: "writing the report".into(),
                 source,
@@ -524,16 +521,13 @@ async fn execute(job: Job, registry: Registry, cancel: Cancel) -> Result<i32, Ap
                 pull: options.pull.map(Into::into),
                 ..RunOptions::default()
             };
-            let running = start_service(
-                &config,
-                service,
-                "shell",
-                &run_options,
-                &mut reporters,
-                &registry,
-                &cancel,
-            )
-            .await?;
+            let session = Session {
+                config: &config,
+                options: &run_options,
+                registry: &registry,
+                cancel: &cancel,
+            };
+            let running = start_service(session, service, "shell", &mut reporters).await?;
             let status = crate::shell::attach(&running, &command).await;
             running.guard.remove().await?;
             Ok(i32::try_from(status?).unwrap_or(exit::ENVIRONMENT))

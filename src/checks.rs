@@ -421,7 +421,10 @@ mod tests {
             "zone a: loaded\nx.zone:20: bad dotted quad\nzone a: not loaded\n",
             false,
         );
-        assert_eq!(detail, "exit status 1, expected 0: x.zone:20: bad dotted quad");
+        assert_eq!(
+            detail,
+            "exit status 1, expected 0: x.zone:20: bad dotted quad"
+        );
         assert!(!judge(&check(0, Some("loaded")), 0, "nothing", false).0);
         assert!(judge(&check(0, Some("loaded")), 0, "zone loaded", false).0);
         assert!(!judge(&check(0, None), 0, "", true).0);

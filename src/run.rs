@@ -3,7 +3,6 @@
 //! every wait, so a signal ends the run through the same teardown as a verdict.
 
 use std::future::Future;
-use std::path::PathBuf;
 use std::time::Instant;
 
 use tokio::sync::watch;
@@ -62,8 +61,16 @@ pub(crate) struct RunOptions {
     pub keep: bool,
     pub fail_fast: bool,
     pub pull: Option<PullPolicy>,
-    /// What to mount instead of the project root (the staged tree of a pre-commit hook).
-    pub mount_source: Option<PathBuf>,
+}
+
+/// What every part of a run shares: the project, how the user asked it to run, the
+/// run's containers and its cancellation.
+#[derive(Clone, Copy)]
+pub(crate) struct Session<'a> {
+    pub config: &'a Config,
+    pub options: &'a RunOptions,
+    pub registry: &'a Registry,
+    pub cancel: &'a Cancel,
 }
 
 /// A started service and what it runs.
@@ -88,14 +95,17 @@ impl Running {
 
 /// Starts the service of `config`: image by the pull policy, container, readiness.
 pub(crate) async fn start_service(
-    config: &Config,
+    session: Session<'_>,
     service: &Service,
     task: &str,
-    options: &RunOptions,
     reporters: &mut Reporters,
-    registry: &Registry,
-    cancel: &Cancel,
 ) -> Result<Running, AppError> {
+    let Session {
+        config,
+        options,
+        registry,
+        cancel,
+    } = session;
     let started = Instant::now();
     let interrupted = AppError::Interrupted;
     reporters.emit(Event::Phase {
@@ -130,10 +140,7 @@ pub(crate) async fn start_service(
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect(),
-        mount_source: options
-            .mount_source
-            .clone()
-            .unwrap_or_else(|| config.root.clone()),
+        mount_source: config.root.clone(),
         mount_target: service.mount.clone(),
         read_only: service.mount_mode == MountMode::Ro,
         workdir: service.workdir.clone(),
@@ -197,24 +204,13 @@ pub(crate) async fn start_service(
 /// The container is removed on every path out, unless `--keep` asks to leave a failed
 /// run's container up.
 pub(crate) async fn run_plan(
-    config: &Config,
+    session: Session<'_>,
     plan: &Plan,
-    options: &RunOptions,
     reporters: &mut Reporters,
-    registry: &Registry,
-    cancel: &Cancel,
 ) -> Result<Verdict, AppError> {
+    let options = session.options;
     let mut service = None;
-    let mut round = run_round(
-        config,
-        plan,
-        options,
-        reporters,
-        registry,
-        cancel,
-        &mut service,
-    )
-    .await;
+    let mut round = run_round(session, plan, reporters, &mut service).await;
     let image = service.as_ref().map(|s: &Running| s.image.clone());
     if let Some(running) = service {
         if round.counts.1 > 0 && options.keep && round.error.is_none() {
@@ -240,29 +236,17 @@ pub(crate) struct Round {
 }
 
 pub(crate) async fn run_round(
-    config: &Config,
+    session: Session<'_>,
     plan: &Plan,
-    options: &RunOptions,
     reporters: &mut Reporters,
-    registry: &Registry,
-    cancel: &Cancel,
     service: &mut Option<Running>,
 ) -> Round {
     let started = Instant::now();
     reporters.emit(Event::Started { task: &plan.task });
     let mut counts = (0, 0);
-    let error = run_steps(
-        config,
-        plan,
-        options,
-        reporters,
-        registry,
-        cancel,
-        service,
-        &mut counts,
-    )
-    .await
-    .err();
+    let error = run_steps(session, plan, reporters, service, &mut counts)
+        .await
+        .err();
     Round {
         counts,
         error,
@@ -294,17 +278,19 @@ pub(crate) fn finish_round(
 
 pub(crate) type Counts = (usize, usize);
 
-#[allow(clippy::too_many_arguments)]
 async fn run_steps(
-    config: &Config,
+    session: Session<'_>,
     plan: &Plan,
-    options: &RunOptions,
     reporters: &mut Reporters,
-    registry: &Registry,
-    cancel: &Cancel,
     service: &mut Option<Running>,
     (passed, failed): &mut Counts,
 ) -> Result<(), AppError> {
+    let Session {
+        config,
+        options,
+        cancel,
+        ..
+    } = session;
     let steps = &plan.steps;
     let mut next = 0;
     while let Some(step) = steps.get(next) {
@@ -312,12 +298,7 @@ async fn run_steps(
             let spec = config.service.as_ref().ok_or_else(|| {
                 AppError::usage(format!("step `{}` needs a [service]", step.name), None)
             })?;
-            *service = Some(
-                start_service(
-                    config, spec, &plan.task, options, reporters, registry, cancel,
-                )
-                .await?,
-            );
+            *service = Some(start_service(session, spec, &plan.task, reporters).await?);
         }
         if let Action::Construct { write } = step.action {
             next += 1;

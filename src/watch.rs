@@ -20,7 +20,7 @@ use crate::error::AppError;
 use crate::events::{Event, Reporters};
 use crate::exit;
 use crate::plan::{self, Plan};
-use crate::run::{Cancel, RunOptions, Running, finish_round, run_round};
+use crate::run::{Cancel, RunOptions, Running, Session, finish_round, run_round};
 use crate::runtime::Registry;
 
 pub(crate) use filter::{Change, Filter};
@@ -110,16 +110,13 @@ pub(crate) async fn watch(
                 &mut reporters,
             )
             .await;
-            let mut round = run_round(
-                &config,
-                &plan,
-                &run_options,
-                &mut reporters,
-                &registry,
-                &cancel,
-                &mut service,
-            )
-            .await;
+            let session = Session {
+                config: &config,
+                options: &run_options,
+                registry: &registry,
+                cancel: &cancel,
+            };
+            let mut round = run_round(session, &plan, &mut reporters, &mut service).await;
             if let Some(running) = service.as_mut() {
                 if running.log.is_none() {
                     running.log = Some(running.guard.follow_logs());
