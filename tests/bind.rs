@@ -14,7 +14,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{BIND_IMAGE, Outcome, Project, require_docker_with};
+use common::{BIND_IMAGE, Outcome, Project, WorkTree, require_docker_with};
 use serde_json::Value;
 
 /// A `devloop test` of the example takes about 1.5 s on a warm image; a run that has not
@@ -274,35 +274,36 @@ fn fails_before_any_container(project: &Project, message: &str) {
     project.assert_no_container_created();
 }
 
-#[test]
-fn a_template_syntax_error_names_the_template_and_line_with_exit_2() {
+/// Replaces `old` with `new` in templates/slave_zones.j2: the run fails before any
+/// container with `error` at the template's line that starts with `start`.
+fn a_template_error_names_its_line(old: &str, new: &str, start: &str, error: &str) {
     let _docker = require_docker_with(BIND_IMAGE);
     let project = Project::bind();
-    project.replace(
-        "templates/slave_zones.j2",
-        "    type slave;",
-        "    type slave; {{ oops oops }}",
-    );
-    let line = project.line_of("templates/slave_zones.j2", "    type slave; {{ oops");
+    project.replace("templates/slave_zones.j2", old, new);
+    let line = project.line_of("templates/slave_zones.j2", start);
     fails_before_any_container(
         &project,
-        &format!("template templates/slave_zones.j2:{line}: syntax error"),
+        &format!("template templates/slave_zones.j2:{line}: {error}"),
+    );
+}
+
+#[test]
+fn a_template_syntax_error_names_the_template_and_line_with_exit_2() {
+    a_template_error_names_its_line(
+        "    type slave;",
+        "    type slave; {{ oops oops }}",
+        "    type slave; {{ oops",
+        "syntax error",
     );
 }
 
 #[test]
 fn an_undefined_template_variable_names_the_template_and_line_with_exit_2() {
-    let _docker = require_docker_with(BIND_IMAGE);
-    let project = Project::bind();
-    project.replace(
-        "templates/slave_zones.j2",
+    a_template_error_names_its_line(
         "// {{ zone.name }}: owner {{ zone.owner }}",
         "// {{ zone.name }}: owner {{ zone.nosuchfield }}",
-    );
-    let line = project.line_of("templates/slave_zones.j2", "// {{ zone.name }}");
-    fails_before_any_container(
-        &project,
-        &format!("template templates/slave_zones.j2:{line}: undefined value"),
+        "// {{ zone.name }}",
+        "undefined value",
     );
 }
 

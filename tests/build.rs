@@ -10,7 +10,7 @@ mod engines;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{Project, require_docker};
+use common::{Project, WorkTree, require_docker};
 use engines::{Engine, Image, unique};
 use serde_json::Value;
 

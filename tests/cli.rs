@@ -6,9 +6,10 @@
 mod common;
 
 use std::net::TcpListener;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{LISTED, Project, require_docker};
+use common::{LISTED, Project, WorkTree, require_docker};
 
 #[test]
 fn list_shows_each_task_with_its_arguments() {
@@ -150,10 +151,7 @@ fn an_engine_that_never_answers_is_given_up_on_within_seconds() {
 fn a_host_argument_with_shell_metacharacters_is_refused() {
     let _docker = require_docker();
     let project = Project::rbldnsd();
-    // Outside the work tree, and gone after the test even if the argument ran.
-    let markers = tempfile::tempdir().expect("tempdir");
-    let marker = markers.path().join("pwned");
-    let hostile = format!("$(touch {})", marker.display());
+    let (_markers, marker, hostile) = hostile_argument("pwned");
     for argument in [hostile.as_str(), "a;b", "`id`"] {
         let outcome = project.devloop().args(["test:host", argument]).run();
         outcome.code(2).stderr_has(&format!("{argument:?}"));
@@ -177,19 +175,13 @@ fn a_host_argument_with_shell_metacharacters_is_refused() {
 fn a_text_argument_reaches_an_sh_step_as_data_not_code() {
     let _docker = require_docker();
     let project = Project::rbldnsd();
-    project.append(
-        "devloop.toml",
-        r#"
-[task.echo]
-description = "Print the argument"
-args = [{ name = "host", kind = "text" }]
-steps = [{ name = "echo", sh = "printf 'got:%s\n' \"$host\"" }]
-"#,
+    add_echo_task(
+        &project,
+        "Print the argument",
+        r#"{ name = "host", kind = "text" }"#,
+        r#"{ name = "echo", sh = "printf 'got:%s\n' \"$host\"" }"#,
     );
-    // Outside the work tree, and gone after the test even if the argument ran.
-    let markers = tempfile::tempdir().expect("tempdir");
-    let marker = markers.path().join("pwned2");
-    let hostile = format!("$(touch {})", marker.display());
+    let (_markers, marker, hostile) = hostile_argument("pwned2");
     project
         .devloop()
         .args(["-v", "echo", &hostile])
@@ -205,19 +197,13 @@ steps = [{ name = "echo", sh = "printf 'got:%s\n' \"$host\"" }]
 fn a_text_argument_is_never_pasted_into_the_shell_script_of_a_run_step() {
     let _docker = require_docker();
     let project = Project::rbldnsd();
-    project.append(
-        "devloop.toml",
-        r#"
-[task.echo]
-description = "Print the argument through a shell on the host"
-args = [{ name = "word" }]
-steps = [{ name = "echo", run = ["sh", "-c", "echo got:{word}"] }]
-"#,
+    add_echo_task(
+        &project,
+        "Print the argument through a shell on the host",
+        r#"{ name = "word" }"#,
+        r#"{ name = "echo", run = ["sh", "-c", "echo got:{word}"] }"#,
     );
-    // Outside the work tree, and gone after the test even if the argument ran.
-    let markers = tempfile::tempdir().expect("tempdir");
-    let marker = markers.path().join("pwned3");
-    let hostile = format!("$(touch {})", marker.display());
+    let (_markers, marker, hostile) = hostile_argument("pwned3");
     let outcome = project.devloop().args(["-v", "echo", &hostile]).run();
     assert!(
         !marker.exists(),
@@ -234,14 +220,11 @@ steps = [{ name = "echo", run = ["sh", "-c", "echo got:{word}"] }]
 fn a_text_argument_is_never_pasted_into_the_shell_script_of_an_exec_step() {
     let _docker = require_docker();
     let project = Project::rbldnsd();
-    project.append(
-        "devloop.toml",
-        r#"
-[task.echo]
-description = "Print the argument through a shell in the container"
-args = [{ name = "word" }]
-steps = [{ name = "echo", exec = ["sh", "-c", "echo got:{word}"] }]
-"#,
+    add_echo_task(
+        &project,
+        "Print the argument through a shell in the container",
+        r#"{ name = "word" }"#,
+        r#"{ name = "echo", exec = ["sh", "-c", "echo got:{word}"] }"#,
     );
     // Run as code, this prints "got:injected"; as data, the text itself.
     let hostile = "$(echo in)jected";
@@ -251,4 +234,25 @@ steps = [{ name = "echo", exec = ["sh", "-c", "echo got:{word}"] }]
         outcome.success().stdout_has(&format!("got:{hostile}"));
     }
     project.assert_no_container_left();
+}
+
+/// A command line argument that, run as shell code, would create a file of that name in a
+/// temporary directory (outside the work tree, and gone after the test even if the
+/// argument ran): the directory's guard, the file, and the argument.
+fn hostile_argument(name: &str) -> (tempfile::TempDir, PathBuf, String) {
+    let markers = tempfile::tempdir().expect("tempdir");
+    let marker = markers.path().join(name);
+    let hostile = format!("$(touch {})", marker.display());
+    (markers, marker, hostile)
+}
+
+/// Adds the task `echo` to devloop.toml, with one argument and one step (TOML inline
+/// tables, without their brackets).
+fn add_echo_task(project: &Project, description: &str, args: &str, step: &str) {
+    project.append(
+        "devloop.toml",
+        &format!(
+            "\n[task.echo]\ndescription = \"{description}\"\nargs = [{args}]\nsteps = [{step}]\n"
+        ),
+    );
 }

@@ -2,8 +2,10 @@
 //! the commit is decided by what is staged, never by the work tree, and the work tree,
 //! the index and the stash are exactly as they were afterwards.
 
+mod common;
 mod gitrepo;
 
+use common::WorkTree;
 use gitrepo::{GitRepo, RBLDNSD_IMAGE, repo_root, require_docker};
 
 /// The line of the example's black list that lists sh8.mailingliststart.com.

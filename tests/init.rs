@@ -1,9 +1,11 @@
 //! `devloop init`: every template loads, the guess picks the right one for the examples,
 //! and what it writes passes `devloop test` on the matching example with the real engine.
 
+mod common;
 mod gitrepo;
 
-use gitrepo::{BIND_IMAGE, GitRepo, RBLDNSD_IMAGE, repo_root, require_docker};
+use common::{BIND_IMAGE, WorkTree};
+use gitrepo::{GitRepo, RBLDNSD_IMAGE, repo_root, require_docker};
 
 const TEMPLATES: [&str; 3] = ["rbldnsd", "bind", "generic"];
 

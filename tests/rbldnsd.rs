@@ -5,7 +5,7 @@
 mod common;
 
 use common::xml::parse_xml;
-use common::{LISTED, Project, require_docker, require_docker_alone};
+use common::{LISTED, Project, WorkTree, require_docker, require_docker_alone};
 use serde_json::Value;
 
 #[test]

@@ -10,7 +10,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{LISTED, Project, require_docker, require_docker_alone};
+use common::{LISTED, Project, WorkTree, require_docker, require_docker_alone};
 
 /// How long the container of a stuck run may take to appear.
 const START: Duration = Duration::from_secs(15);

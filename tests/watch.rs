@@ -11,7 +11,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{BIND_IMAGE, Project, Running, require_docker, require_docker_with};
+use common::{BIND_IMAGE, Project, Running, WorkTree, require_docker, require_docker_with};
 use serde_json::Value;
 
 /// How long the first run of a watch may take (start the service, wait until ready, check).
@@ -145,6 +145,31 @@ fn one_running_container(project: &Project, watch: &Watch) -> String {
     all[0].clone()
 }
 
+/// Adds a check after the example's last one: `name` expects `dns` to be listed.
+fn add_last_check(project: &Project, name: &str, dns: &str) {
+    let last_step =
+        "  { name = \"wl RFC 5782\", rfc5782 = \"senderhost.wl.rbl\", list = \"domain\" },";
+    project.replace(
+        "devloop.toml",
+        last_step,
+        &format!(
+            "{last_step}\n  {{ name = \"{name}\", dns = \"{dns}\", expect = [\"127.0.0.2\"] }},"
+        ),
+    );
+}
+
+/// The project had one container the whole time; `signal` ends the watch with exit status
+/// `code`, leaving nothing.
+fn stop_after_one_container(project: &Project, watch: Watch, signal: libc::c_int, code: i32) {
+    assert_eq!(
+        project.containers_created().len(),
+        1,
+        "one container the whole time\n{watch}"
+    );
+    watch.stop(signal).code(code);
+    project.assert_no_container_left();
+}
+
 const BLACKLISTED: &str = "sh8.mailingliststart.com is blacklisted";
 
 #[test]
@@ -186,14 +211,8 @@ fn a_zone_change_flips_the_verdict_in_the_same_container_and_sigint_leaves_nothi
     );
     assert_eq!(watch.last_check(BLACKLISTED)["status"], "pass");
     assert_eq!(one_running_container(&project, &watch), container);
-    assert_eq!(
-        project.containers_created().len(),
-        1,
-        "one container the whole time\n{watch}"
-    );
 
-    watch.stop(libc::SIGINT).code(130);
-    project.assert_no_container_left();
+    stop_after_one_container(&project, watch, libc::SIGINT, 130);
 }
 
 #[test]
@@ -201,14 +220,10 @@ fn five_quick_saves_give_at_most_two_reruns_in_one_container_and_sigterm_leaves_
     let _docker = require_docker();
     let project = Project::rbldnsd();
     // The last of the saves below adds q5: the last rerun must have seen it.
-    let last_step =
-        "  { name = \"wl RFC 5782\", rfc5782 = \"senderhost.wl.rbl\", list = \"domain\" },";
-    project.replace(
-        "devloop.toml",
-        last_step,
-        &format!(
-            "{last_step}\n  {{ name = \"the last quick save is served\", dns = \"q5.quick.example.senderhost.bl.rbl\", expect = [\"127.0.0.2\"] }},"
-        ),
+    add_last_check(
+        &project,
+        "the last quick save is served",
+        "q5.quick.example.senderhost.bl.rbl",
     );
     let mut watch = Watch::start(&project, &["--format", "json"]);
     let first = watch.summary(1, FIRST_RUN);
@@ -237,28 +252,18 @@ fn five_quick_saves_give_at_most_two_reruns_in_one_container_and_sigterm_leaves_
         "the last rerun should see the last save: {last}\n{watch}"
     );
     one_running_container(&project, &watch);
-    assert_eq!(
-        project.containers_created().len(),
-        1,
-        "one container the whole time\n{watch}"
-    );
 
-    watch.stop(libc::SIGTERM).code(143);
-    project.assert_no_container_left();
+    stop_after_one_container(&project, watch, libc::SIGTERM, 143);
 }
 
 #[test]
 fn saves_that_land_during_reruns_are_applied_by_reload_never_by_a_restart() {
     let _docker = require_docker();
     let project = Project::rbldnsd();
-    let last_step =
-        "  { name = \"wl RFC 5782\", rfc5782 = \"senderhost.wl.rbl\", list = \"domain\" },";
-    project.replace(
-        "devloop.toml",
-        last_step,
-        &format!(
-            "{last_step}\n  {{ name = \"the last save is served\", dns = \"s11.steady.example.senderhost.bl.rbl\", expect = [\"127.0.0.2\"] }},"
-        ),
+    add_last_check(
+        &project,
+        "the last save is served",
+        "s11.steady.example.senderhost.bl.rbl",
     );
     project.replace(
         "devloop.toml",

@@ -51,7 +51,7 @@ pub fn devloop_bin() -> &'static str {
     env!("CARGO_BIN_EXE_devloop")
 }
 
-fn repo_root() -> &'static Path {
+pub fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
@@ -72,64 +72,66 @@ pub struct DockerLease {
 /// Fails the test, never skips it, when no Docker engine answers or the example image is
 /// missing; then takes a shared lease on the engine.
 pub fn require_docker() -> DockerLease {
-    docker_ready();
-    DockerLease {
-        _lock: lock(libc::LOCK_SH),
-    }
+    require_images(&[RBLDNSD_IMAGE])
 }
 
 /// Like [`require_docker`], but no other Docker test runs meanwhile.
 pub fn require_docker_alone() -> DockerLease {
-    docker_ready();
+    engine_ready();
+    assert_image(RBLDNSD_IMAGE);
     DockerLease {
         _lock: lock(libc::LOCK_EX),
     }
 }
 
-fn docker_ready() {
+/// Like [`require_docker`], and fails the test (never skips it) when `image` is missing.
+pub fn require_docker_with(image: &str) -> DockerLease {
+    require_images(&[RBLDNSD_IMAGE, image])
+}
+
+/// Fails the test, never skips it, when no Docker engine answers or one of `images` is
+/// missing; then takes a shared lease on the engine.
+pub fn require_images(images: &[&str]) -> DockerLease {
+    engine_ready();
+    for image in images {
+        assert_image(image);
+    }
+    DockerLease {
+        _lock: lock(libc::LOCK_SH),
+    }
+}
+
+fn engine_ready() {
     static READY: OnceLock<Result<(), String>> = OnceLock::new();
     let ready = READY.get_or_init(|| {
         let info = Command::new("docker")
             .args(["info", "--format", "{{.ServerVersion}}"])
             .output();
         match info {
-            Ok(out) if out.status.success() => {}
-            Ok(out) => {
-                return Err(format!(
-                    "no Docker engine answers: run scripts/test, which starts one\n`docker info` said: {}",
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ));
-            }
-            Err(e) => {
-                return Err(format!(
-                    "no Docker engine answers: run scripts/test, which starts one\n(cannot run the docker client: {e})"
-                ));
-            }
+            Ok(out) if out.status.success() => Ok(()),
+            Ok(out) => Err(format!(
+                "no Docker engine answers: run scripts/test, which starts one\n`docker info` said: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )),
+            Err(e) => Err(format!(
+                "no Docker engine answers: run scripts/test, which starts one\n(cannot run the docker client: {e})"
+            )),
         }
-        let image = docker(&["image", "inspect", "--format", "{{.Id}}", RBLDNSD_IMAGE]);
-        if image.is_none() {
-            return Err(format!(
-                "the image {RBLDNSD_IMAGE} is missing: run scripts/images"
-            ));
-        }
-        Ok(())
     });
     if let Err(message) = ready {
         panic!("{message}");
     }
 }
 
-/// Like [`require_docker`], and fails the test (never skips it) when `image` is missing.
-pub fn require_docker_with(image: &str) -> DockerLease {
-    let lease = require_docker();
+fn assert_image(image: &str) {
     assert!(
         docker(&["image", "inspect", "--format", "{{.Id}}", image]).is_some(),
         "the image {image} is missing: run scripts/images"
     );
-    lease
 }
 
-fn lock(mode: libc::c_int) -> File {
+/// A `flock` (`LOCK_SH` or `LOCK_EX`) on the suite's lock file, shared by every harness.
+pub fn lock(mode: libc::c_int) -> File {
     let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("docker-tests.lock");
     let file = OpenOptions::new()
         .create(true)
@@ -150,7 +152,7 @@ fn lock(mode: libc::c_int) -> File {
 }
 
 /// Runs the docker client; its trimmed stdout when it succeeds.
-fn docker(args: &[&str]) -> Option<String> {
+pub fn docker(args: &[&str]) -> Option<String> {
     let out = Command::new("docker")
         .args(args)
         .stdin(Stdio::null())
@@ -159,6 +161,64 @@ fn docker(args: &[&str]) -> Option<String> {
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// Seconds since the epoch, as the engine's event log counts them.
+pub fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("a clock after 1970")
+        .as_secs_f64()
+}
+
+/// A name unique to this test and process: `prefix`, the running test's name (at most
+/// `max_chars` of it, lower case, other characters as `-`), the PID and a counter.
+pub fn unique_name(prefix: &str, max_chars: usize) -> String {
+    static COUNT: AtomicUsize = AtomicUsize::new(0);
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("test")
+        .rsplit("::")
+        .next()
+        .unwrap_or("test")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .take(max_chars)
+        .collect::<String>();
+    format!(
+        "{prefix}-{test}-{}-{}",
+        std::process::id(),
+        COUNT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The IDs of the containers the engine created for `project` since `since` (seconds
+/// since the epoch), removed or not (from the engine's event log).
+pub fn containers_created(project: &str, since: f64) -> Vec<String> {
+    let label = format!("label=devloop.project={project}");
+    let out = docker(&[
+        "events",
+        "--since",
+        &format!("{since:.3}"),
+        "--until",
+        &format!("{:.3}", now()),
+        "--filter",
+        "type=container",
+        "--filter",
+        "event=create",
+        "--filter",
+        &label,
+        "--format",
+        "{{.ID}}",
+    ])
+    .expect("docker events");
+    lines(&out)
 }
 
 fn lines(text: &str) -> Vec<String> {
@@ -210,32 +270,8 @@ impl Project {
     }
 
     pub fn example(example: &str, relative: &str) -> Project {
-        let since = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("a clock after 1970")
-            .as_secs_f64()
-            - 1.0;
-        static COUNT: AtomicUsize = AtomicUsize::new(0);
-        let test = std::thread::current()
-            .name()
-            .unwrap_or("test")
-            .rsplit("::")
-            .next()
-            .unwrap_or("test")
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '-'
-                }
-            })
-            .collect::<String>();
-        let name = format!(
-            "t-{test}-{}-{}",
-            std::process::id(),
-            COUNT.fetch_add(1, Ordering::Relaxed)
-        );
+        let since = now() - 1.0;
+        let name = unique_name("t", usize::MAX);
         let dir = tempfile::Builder::new()
             .prefix(&format!("devloop-{example}-"))
             .tempdir()
@@ -258,73 +294,9 @@ impl Project {
         project
     }
 
-    pub fn path(&self) -> &Path {
-        &self.root
-    }
-
     /// The project's name, as in its containers' `devloop.project` label.
     pub fn name(&self) -> &str {
         &self.name
-    }
-
-    pub fn file(&self, relative: &str) -> PathBuf {
-        self.path().join(relative)
-    }
-
-    pub fn read(&self, relative: &str) -> String {
-        std::fs::read_to_string(self.file(relative))
-            .unwrap_or_else(|e| panic!("read {relative}: {e}"))
-    }
-
-    pub fn write(&self, relative: &str, contents: &str) -> &Self {
-        let path = self.file(relative);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).expect("mkdir");
-        }
-        std::fs::write(&path, contents).unwrap_or_else(|e| panic!("write {relative}: {e}"));
-        self
-    }
-
-    pub fn append(&self, relative: &str, text: &str) -> &Self {
-        let mut contents = self.read(relative);
-        if !contents.is_empty() && !contents.ends_with('\n') {
-            contents.push('\n');
-        }
-        contents.push_str(text);
-        self.write(relative, &contents)
-    }
-
-    /// Replaces the one occurrence of `old` in a file; fails the test when there is none.
-    pub fn replace(&self, relative: &str, old: &str, new: &str) -> &Self {
-        let contents = self.read(relative);
-        assert_eq!(
-            contents.matches(old).count(),
-            1,
-            "{relative} should hold {old:?} exactly once:\n{contents}"
-        );
-        self.write(relative, &contents.replacen(old, new, 1))
-    }
-
-    /// Replaces the whole line that starts with `start`.
-    pub fn replace_line(&self, relative: &str, start: &str, new: &str) -> &Self {
-        let contents = self.read(relative);
-        let matching: Vec<&str> = contents.lines().filter(|l| l.starts_with(start)).collect();
-        assert_eq!(
-            matching.len(),
-            1,
-            "{relative} should have one line starting with {start:?}:\n{contents}"
-        );
-        let old = matching[0].to_owned();
-        self.replace(relative, &old, new)
-    }
-
-    /// The 1-based number of the line of a file that starts with `start`.
-    pub fn line_of(&self, relative: &str, start: &str) -> usize {
-        self.read(relative)
-            .lines()
-            .position(|l| l.starts_with(start))
-            .unwrap_or_else(|| panic!("no line of {relative} starts with {start:?}"))
-            + 1
     }
 
     /// Makes the service never become ready: the run waits for a log line that never
@@ -413,28 +385,7 @@ impl Project {
     /// The IDs of the containers the engine created for this project so far, removed or
     /// not (from the engine's event log).
     pub fn containers_created(&self) -> Vec<String> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("a clock after 1970")
-            .as_secs_f64();
-        let label = format!("label=devloop.project={}", self.name);
-        let out = docker(&[
-            "events",
-            "--since",
-            &format!("{:.3}", self.since),
-            "--until",
-            &format!("{now:.3}"),
-            "--filter",
-            "type=container",
-            "--filter",
-            "event=create",
-            "--filter",
-            &label,
-            "--format",
-            "{{.ID}}",
-        ])
-        .expect("docker events");
-        lines(&out)
+        containers_created(&self.name, self.since)
     }
 
     /// For runs that must stop before the engine is involved: not even a container that
@@ -465,6 +416,82 @@ impl Project {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// Files of a work tree
+
+/// The files of a test's work tree (a project, a git repository), read and edited as a
+/// user would; every edit fails the test when it cannot be made.
+pub trait WorkTree {
+    /// The top of the work tree.
+    fn path(&self) -> &Path;
+
+    fn file(&self, relative: &str) -> PathBuf {
+        self.path().join(relative)
+    }
+
+    fn read(&self, relative: &str) -> String {
+        std::fs::read_to_string(self.file(relative))
+            .unwrap_or_else(|e| panic!("read {relative}: {e}"))
+    }
+
+    fn write(&self, relative: &str, contents: &str) -> &Self {
+        let path = self.file(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(&path, contents).unwrap_or_else(|e| panic!("write {relative}: {e}"));
+        self
+    }
+
+    fn append(&self, relative: &str, text: &str) -> &Self {
+        let mut contents = self.read(relative);
+        if !contents.is_empty() && !contents.ends_with('\n') {
+            contents.push('\n');
+        }
+        contents.push_str(text);
+        self.write(relative, &contents)
+    }
+
+    /// Replaces the one occurrence of `old` in a file; fails the test when there is none.
+    fn replace(&self, relative: &str, old: &str, new: &str) -> &Self {
+        let contents = self.read(relative);
+        assert_eq!(
+            contents.matches(old).count(),
+            1,
+            "{relative} should hold {old:?} exactly once:\n{contents}"
+        );
+        self.write(relative, &contents.replacen(old, new, 1))
+    }
+
+    /// Replaces the whole line that starts with `start`.
+    fn replace_line(&self, relative: &str, start: &str, new: &str) -> &Self {
+        let contents = self.read(relative);
+        let matching: Vec<&str> = contents.lines().filter(|l| l.starts_with(start)).collect();
+        assert_eq!(
+            matching.len(),
+            1,
+            "{relative} should have one line starting with {start:?}:\n{contents}"
+        );
+        let old = matching[0].to_owned();
+        self.replace(relative, &old, new)
+    }
+
+    /// The 1-based number of the line of a file that starts with `start`.
+    fn line_of(&self, relative: &str, start: &str) -> usize {
+        self.read(relative)
+            .lines()
+            .position(|l| l.starts_with(start))
+            .unwrap_or_else(|| panic!("no line of {relative} starts with {start:?}"))
+            + 1
+    }
+}
+
+impl WorkTree for Project {
+    fn path(&self) -> &Path {
+        &self.root
+    }
+}
+
 impl Drop for Project {
     /// A failed test must not leave its containers to the next one: remove what is left
     /// of this project (and only of this project).
@@ -478,7 +505,9 @@ impl Drop for Project {
     }
 }
 
-fn copy_tree(from: &Path, to: &Path) {
+/// Copies a directory tree into the existing directory `to`, keeping the modes (the
+/// examples' scripts are executable).
+pub fn copy_tree(from: &Path, to: &Path) {
     for entry in std::fs::read_dir(from).expect("read the example") {
         let entry = entry.expect("a directory entry");
         let kind = entry.file_type().expect("file type");

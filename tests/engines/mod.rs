@@ -12,6 +12,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
+pub use crate::common::RBLDNSD_IMAGE;
+
 /// The second engine's endpoint (see scripts/second-engine).
 pub const ENGINE2_DEFAULT: &str = "unix:///run/devloop-engine2/docker.sock";
 
@@ -64,15 +66,16 @@ impl Engine {
         }
     }
 
+    /// The docker client talking to this engine, with no standard input.
+    fn client(&self) -> Command {
+        let mut command = Command::new("docker");
+        command.arg("-H").arg(&self.host).stdin(Stdio::null());
+        command
+    }
+
     /// Runs the docker client against this engine; its trimmed stdout when it succeeds.
     pub fn docker_out(&self, args: &[&str]) -> Option<String> {
-        let out = Command::new("docker")
-            .arg("-H")
-            .arg(&self.host)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .ok()?;
+        let out = self.client().args(args).output().ok()?;
         out.status
             .success()
             .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
@@ -80,11 +83,9 @@ impl Engine {
 
     /// Runs the docker client; panics with its error output when it fails.
     pub fn docker(&self, args: &[&str]) -> String {
-        let out = Command::new("docker")
-            .arg("-H")
-            .arg(&self.host)
+        let out = self
+            .client()
             .args(args)
-            .stdin(Stdio::null())
             .output()
             .unwrap_or_else(|e| panic!("cannot run docker: {e}"));
         assert!(
@@ -101,13 +102,11 @@ impl Engine {
     pub fn build(&self, tag: &str, dockerfile: &str) -> Image {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("Dockerfile"), dockerfile).expect("write Dockerfile");
-        let out = Command::new("docker")
+        let out = self
+            .client()
             .env("DOCKER_BUILDKIT", "0")
-            .arg("-H")
-            .arg(&self.host)
             .args(["build", "-q", "-t", tag])
             .arg(dir.path())
-            .stdin(Stdio::null())
             .output()
             .unwrap_or_else(|e| panic!("cannot run docker: {e}"));
         assert!(
@@ -172,9 +171,6 @@ impl Engine {
     }
 }
 
-/// The image the rbldnsd example runs.
-pub const RBLDNSD_IMAGE: &str = "devloop-example/rbldnsd:latest";
-
 /// A container a test started; removed (with its anonymous volumes) when dropped.
 pub struct Container {
     pub engine: Engine,
@@ -185,13 +181,12 @@ pub struct Container {
 impl Container {
     /// Runs a command in it; (exit status, stdout).
     pub fn exec(&self, argv: &[&str]) -> (i32, String) {
-        let out = Command::new("docker")
-            .arg("-H")
-            .arg(&self.engine.host)
+        let out = self
+            .engine
+            .client()
             .arg("exec")
             .arg(&self.name)
             .args(argv)
-            .stdin(Stdio::null())
             .output()
             .expect("docker exec");
         (
@@ -299,29 +294,7 @@ impl Drop for Image {
 
 /// A name unique to this test and process, for containers, images and labels.
 pub fn unique(prefix: &str) -> String {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static COUNT: AtomicUsize = AtomicUsize::new(0);
-    let test = std::thread::current()
-        .name()
-        .unwrap_or("test")
-        .rsplit("::")
-        .next()
-        .unwrap_or("test")
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .take(40)
-        .collect::<String>();
-    format!(
-        "{prefix}-{test}-{}-{}",
-        std::process::id(),
-        COUNT.fetch_add(1, Ordering::Relaxed)
-    )
+    crate::common::unique_name(prefix, 40)
 }
 
 /// A copy of the rbldnsd example, world-readable (the daemon runs as its own user).

@@ -19,88 +19,21 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Read;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// The image the rbldnsd example runs; `scripts/images` builds it.
-pub const RBLDNSD_IMAGE: &str = "devloop-example/rbldnsd:latest";
-/// The image the BIND example runs.
-pub const BIND_IMAGE: &str = "devloop-example/bind:latest";
+pub use crate::common::{RBLDNSD_IMAGE, repo_root, require_images as require_docker};
+use crate::common::{WorkTree, copy_tree, docker, now, unique_name};
 
 /// How long one command (a commit runs the hook, which runs a container) may take.
 const DEADLINE: Duration = Duration::from_secs(120);
 
 pub fn devloop_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_devloop"))
-}
-
-pub fn repo_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-// ---------------------------------------------------------------------------------------
-// Docker
-
-/// Held while a test uses the Docker engine: a shared `flock` on the suite's lock file.
-pub struct DockerLease {
-    _lock: File,
-}
-
-/// Fails the test, never skips it, when no engine answers or an image is missing.
-pub fn require_docker(images: &[&str]) -> DockerLease {
-    static ENGINE: OnceLock<Result<(), String>> = OnceLock::new();
-    let engine = ENGINE.get_or_init(
-        || match docker(&["info", "--format", "{{.ServerVersion}}"]) {
-            Some(_) => Ok(()),
-            None => Err("no Docker engine answers: run scripts/test, which starts one".into()),
-        },
-    );
-    if let Err(message) = engine {
-        panic!("{message}");
-    }
-    for image in images {
-        assert!(
-            docker(&["image", "inspect", "--format", "{{.Id}}", image]).is_some(),
-            "the image {image} is missing: run scripts/images"
-        );
-    }
-    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("docker-tests.lock");
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
-    // SAFETY: flock on a descriptor this function owns; no memory is involved.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH) };
-    assert_eq!(rc, 0, "flock: {}", std::io::Error::last_os_error());
-    DockerLease { _lock: file }
-}
-
-/// Runs the docker client; its trimmed stdout when it succeeds.
-pub fn docker(args: &[&str]) -> Option<String> {
-    let out = Command::new("docker")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
-fn now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("a clock after 1970")
-        .as_secs_f64()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -267,28 +200,7 @@ impl GitRepo {
     }
 
     fn new(example: Option<&str>) -> GitRepo {
-        static COUNT: AtomicUsize = AtomicUsize::new(0);
-        let test: String = std::thread::current()
-            .name()
-            .unwrap_or("test")
-            .rsplit("::")
-            .next()
-            .unwrap_or("test")
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '-'
-                }
-            })
-            .take(24)
-            .collect();
-        let name = format!(
-            "t-{test}-{}-{}",
-            std::process::id(),
-            COUNT.fetch_add(1, Ordering::Relaxed)
-        );
+        let name = unique_name("t", 24);
         let dir = tempfile::Builder::new()
             .prefix("devloop-git-")
             .tempdir()
@@ -319,42 +231,9 @@ impl GitRepo {
         repo
     }
 
-    pub fn path(&self) -> &Path {
-        &self.root
-    }
-
     /// The project's name, as in its containers' `devloop.project` label.
     pub fn name(&self) -> &str {
         &self.name
-    }
-
-    pub fn file(&self, relative: &str) -> PathBuf {
-        self.root.join(relative)
-    }
-
-    pub fn read(&self, relative: &str) -> String {
-        std::fs::read_to_string(self.file(relative))
-            .unwrap_or_else(|e| panic!("read {relative}: {e}"))
-    }
-
-    pub fn write(&self, relative: &str, contents: &str) -> &Self {
-        let path = self.file(relative);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).expect("mkdir");
-        }
-        std::fs::write(&path, contents).unwrap_or_else(|e| panic!("write {relative}: {e}"));
-        self
-    }
-
-    /// Replaces the one occurrence of `old` in a file.
-    pub fn replace(&self, relative: &str, old: &str, new: &str) -> &Self {
-        let contents = self.read(relative);
-        assert_eq!(
-            contents.matches(old).count(),
-            1,
-            "{relative} should hold {old:?} exactly once:\n{contents}"
-        );
-        self.write(relative, &contents.replacen(old, new, 1))
     }
 
     /// Writes `contents` to a file and stages it.
@@ -507,27 +386,7 @@ impl GitRepo {
 
     /// The containers the engine created for this project so far, removed or not.
     pub fn containers_created(&self) -> Vec<String> {
-        let label = format!("label=devloop.project={}", self.name);
-        let out = docker(&[
-            "events",
-            "--since",
-            &format!("{:.3}", self.since),
-            "--until",
-            &format!("{:.3}", now()),
-            "--filter",
-            "type=container",
-            "--filter",
-            "event=create",
-            "--filter",
-            &label,
-            "--format",
-            "{{.Actor.ID}}",
-        ])
-        .expect("docker events");
-        out.lines()
-            .map(str::to_owned)
-            .filter(|l| !l.is_empty())
-            .collect()
+        crate::common::containers_created(&self.name, self.since)
     }
 
     /// Every Docker test ends here.
@@ -558,6 +417,12 @@ impl GitRepo {
             .filter(|n| n.starts_with("devloop-staged-"))
             .collect();
         assert!(left.is_empty(), "staged trees left behind: {left:?}");
+    }
+}
+
+impl WorkTree for GitRepo {
+    fn path(&self) -> &Path {
+        &self.root
     }
 }
 
@@ -600,28 +465,6 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, u32, Vec<u8>)>) {
             ));
         } else {
             out.push((relative, meta.mode(), std::fs::read(&path).expect("read")));
-        }
-    }
-}
-
-/// Copies a directory tree, keeping the files' modes (the example's scripts are
-/// executable).
-pub fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read_dir").flatten() {
-        let source = entry.path();
-        let target = to.join(entry.file_name());
-        let meta = std::fs::symlink_metadata(&source).expect("metadata");
-        if meta.is_dir() {
-            copy_tree(&source, &target);
-        } else if meta.file_type().is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(&source).expect("readlink"), &target)
-                .expect("symlink");
-        } else {
-            std::fs::copy(&source, &target).expect("copy");
-            let mode = (meta.mode() & 0o777) | 0o444;
-            std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode))
-                .expect("chmod");
         }
     }
 }
