@@ -12,7 +12,6 @@ mod context;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
@@ -353,17 +352,9 @@ pub(crate) struct GitFacts {
 /// Asks git about `dir`; `None` outside a work tree. Read-only: no lock is taken.
 fn git_facts(dir: &Path) -> Option<GitFacts> {
     let git = |args: &[&str]| -> Option<String> {
-        let out = Command::new("git")
-            .args(args)
-            .current_dir(dir)
-            .env("GIT_OPTIONAL_LOCKS", "0")
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output()
-            .ok()?;
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        crate::git::run(dir, args)
+            .ok()
+            .map(|out| String::from_utf8_lossy(&out).trim().to_owned())
     };
     git(&["rev-parse", "--is-inside-work-tree"]).filter(|s| s == "true")?;
     let revision = git(&["rev-parse", "HEAD"]).filter(|s| !s.is_empty());

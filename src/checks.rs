@@ -10,9 +10,10 @@ use crate::dns::{self, Query, Transport};
 use crate::events::CheckOutcome;
 use crate::plan::{Action, CommandCheck, DnsCheck, HostCommand, PlannedStep};
 use crate::runtime::{ContainerGuard, ExecOutput, ImageInfo};
+use crate::shellwords::{quote, shell_words};
 
 /// How many log lines a failure shows.
-const LOG_TAIL: usize = 12;
+pub(crate) const LOG_TAIL: usize = 12;
 
 /// What a step may use.
 pub(crate) struct Context<'a> {
@@ -49,10 +50,6 @@ pub(crate) async fn run_step(step: &PlannedStep, cx: &Context<'_>) -> CheckOutco
         },
     };
     let duration = started.elapsed();
-    let log_tail = match (finding.passed, step.action.needs_service(), cx.container) {
-        (false, true, Some(container)) => container.log_tail(LOG_TAIL).await,
-        _ => Vec::new(),
-    };
     CheckOutcome {
         task: step.task.clone(),
         name: step.name.clone(),
@@ -62,7 +59,7 @@ pub(crate) async fn run_step(step: &PlannedStep, cx: &Context<'_>) -> CheckOutco
         asked: finding.asked,
         got: finding.got,
         command: finding.command,
-        log_tail,
+        log_tail: Vec::new(),
     }
 }
 
@@ -269,14 +266,7 @@ async fn method_check(method: &str, check: &CommandCheck, cx: &Context<'_>) -> F
             command: format!("docker inspect {}", image.name),
         };
     };
-    // A method is a path, or a command line meant for a shell (as `docker exec` users
-    // write it in the image's metadata).
-    let argv = if command.contains(char::is_whitespace) {
-        vec!["sh".to_owned(), "-c".to_owned(), command]
-    } else {
-        vec![command]
-    };
-    exec_in(container, check, &argv).await
+    exec_in(container, check, &crate::runtime::method_argv(&command)).await
 }
 
 async fn host_command(host: &HostCommand, cx: &Context<'_>) -> Finding {
@@ -376,23 +366,6 @@ pub(crate) fn log_check(
     }
 }
 
-/// Quotes a word for a POSIX shell, only when it needs it.
-pub(crate) fn quote(word: &str) -> String {
-    let safe = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));
-    if safe {
-        word.to_owned()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
-    }
-}
-
-pub(crate) fn shell_words(argv: &[String]) -> String {
-    argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -428,14 +401,6 @@ mod tests {
         assert!(!judge(&check(0, Some("loaded")), 0, "nothing", false).0);
         assert!(judge(&check(0, Some("loaded")), 0, "zone loaded", false).0);
         assert!(!judge(&check(0, None), 0, "", true).0);
-    }
-
-    #[test]
-    fn quoting_makes_pasteable_commands() {
-        assert_eq!(quote("sh8.example.com"), "sh8.example.com");
-        assert_eq!(quote("a b"), "'a b'");
-        assert_eq!(quote("it's"), "'it'\\''s'");
-        assert_eq!(quote("$(touch x)"), "'$(touch x)'");
     }
 
     #[tokio::test]

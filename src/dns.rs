@@ -995,23 +995,9 @@ pub(crate) fn dig_command(q: &Query) -> String {
     if tcp {
         words.push("+tcp".to_owned());
     }
-    words.push(shell_word(&q.name));
+    words.push(crate::shellwords::quote(&q.name));
     words.push(q.kind.to_string());
     words.join(" ")
-}
-
-/// `text` as one shell word: as it is when it is harmless, single-quoted otherwise, so that
-/// pasting the line can never run anything a name smuggled in.
-fn shell_word(text: &str) -> String {
-    let harmless = !text.is_empty()
-        && text
-            .chars()
-            .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '-' | '_'));
-    if harmless {
-        text.to_owned()
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
-    }
 }
 
 /// "2s", "300ms", "1.5s".

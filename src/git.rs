@@ -145,7 +145,8 @@ fn base_command(dir: &Path) -> Command {
     command
 }
 
-fn run(dir: &Path, args: &[&str]) -> Result<Vec<u8>, GitError> {
+/// Runs `git ARGS` in `dir` without taking optional locks; its stdout, or why it failed.
+pub(crate) fn run(dir: &Path, args: &[&str]) -> Result<Vec<u8>, GitError> {
     let mut command = base_command(dir);
     command.args(args);
     output(command, &args.join(" "))

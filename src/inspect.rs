@@ -458,11 +458,7 @@ pub(crate) fn render(
                 .unwrap_or(0)
                 .min(48);
             for (i, b) in own.iter().enumerate() {
-                let head = if i == 0 {
-                    "  build     "
-                } else {
-                    "            "
-                };
+                let head = row_head("build", i == 0);
                 out.push_str(&format!(
                     "{head}{:width$}  {:value_width$}  {}\n",
                     b.field,
@@ -482,17 +478,22 @@ pub(crate) fn render(
         push_methods(&mut out, &image.methods, "no lifecycle method declared");
         if verbose {
             for (i, (key, value)) in image.labels.iter().enumerate() {
-                let head = if i == 0 {
-                    "  labels    "
-                } else {
-                    "            "
-                };
+                let head = row_head("labels", i == 0);
                 out.push_str(&format!("{head}{key}={value}\n"));
             }
         }
         out.push('\n');
     }
     out
+}
+
+/// The start of a row of a section: its name on the first row, blanks after.
+fn row_head(section: &str, first: bool) -> String {
+    if first {
+        format!("  {section:<10}")
+    } else {
+        " ".repeat(12)
+    }
 }
 
 fn push_methods(out: &mut String, methods: &[Method], none: &str) {
@@ -508,11 +509,7 @@ fn push_methods(out: &mut String, methods: &[Method], none: &str) {
         .unwrap_or(0)
         .min(40);
     for (i, m) in methods.iter().enumerate() {
-        let head = if i == 0 {
-            "  methods   "
-        } else {
-            "            "
-        };
+        let head = row_head("methods", i == 0);
         out.push_str(&format!(
             "{head}{:width$}  {:command_width$}  {}\n",
             m.name,

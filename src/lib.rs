@@ -37,6 +37,7 @@ mod report;
 mod run;
 mod runtime;
 mod shell;
+mod shellwords;
 mod staged;
 mod watch;
 

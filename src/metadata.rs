@@ -164,8 +164,7 @@ pub(crate) fn methods(env: &[String], labels: &HashMap<String, String>) -> Vec<M
     out
 }
 
-/// The command of one method, if declared (the environment first, as
-/// `runtime::ImageInfo::method` reads it).
+/// The command of one method, if declared (the environment first, then the label).
 pub(crate) fn method(
     env: &[String],
     labels: &HashMap<String, String>,

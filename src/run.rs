@@ -316,12 +316,27 @@ async fn run_steps(
             image: running.map(|s| &s.image),
             root: &config.root,
         };
-        let outcomes = cancel
+        let mut outcomes = cancel
             .guard(futures_util::future::join_all(
                 batch.iter().map(|step| checks::run_step(step, &cx)),
             ))
             .await
             .map_err(AppError::Interrupted)?;
+        // Failures of the service's checks show the tail of its log: read once a batch.
+        if let Some(running) = service.as_ref() {
+            let failed_checks: Vec<&mut CheckOutcome> = batch
+                .iter()
+                .zip(outcomes.iter_mut())
+                .filter(|(step, outcome)| !outcome.passed && step.action.needs_service())
+                .map(|(_, outcome)| outcome)
+                .collect();
+            if !failed_checks.is_empty() {
+                let tail = running.guard.log_tail(checks::LOG_TAIL).await;
+                for outcome in failed_checks {
+                    outcome.log_tail.clone_from(&tail);
+                }
+            }
+        }
         // Reported in the declared order, whatever order they finished in; all of the
         // batch, since it ran.
         let mut stop = false;

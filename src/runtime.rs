@@ -94,23 +94,28 @@ pub(crate) fn api_error(action: impl Into<String>, e: bollard::errors::Error) ->
 impl Engine {
     /// Connects to `DOCKER_HOST` (or the default socket) and makes sure the engine answers.
     pub(crate) async fn connect() -> Result<Engine, RuntimeError> {
-        let host = std::env::var("DOCKER_HOST")
-            .ok()
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| "unix:///var/run/docker.sock".to_owned());
-        Self::connect_to(&host).await
+        Self::connect_to(&default_host()).await
     }
 
     pub(crate) async fn connect_to(host: &str) -> Result<Engine, RuntimeError> {
-        let unreachable = |reason: String| RuntimeError::Unreachable {
+        let docker = Docker::connect_with_host(host).map_err(|e| RuntimeError::Unreachable {
             host: host.to_owned(),
+            reason: e.to_string(),
+        })?;
+        Self::answering(docker, host).await
+    }
+
+    /// The engine behind `docker`, once it has answered a ping within the timeout.
+    ///
+    /// A ping, not a version negotiation: bollard 0.21 sends its requests without the
+    /// /vX.Y prefix (it joins absolute paths), so the engine answers in its own API
+    /// version whatever we agree on, Engine 20.10 (API 1.41) included. /_ping costs
+    /// under a millisecond; /version costs ten.
+    pub(crate) async fn answering(docker: Docker, shown_as: &str) -> Result<Engine, RuntimeError> {
+        let unreachable = |reason: String| RuntimeError::Unreachable {
+            host: shown_as.to_owned(),
             reason,
         };
-        let docker = Docker::connect_with_host(host).map_err(|e| unreachable(e.to_string()))?;
-        // A ping, not a version negotiation: bollard 0.21 sends its requests without the
-        // /vX.Y prefix (it joins absolute paths), so the engine answers in its own API
-        // version whatever we agree on, Engine 20.10 (API 1.41) included. /_ping costs
-        // under a millisecond; /version costs ten.
         tokio::time::timeout(CONNECT_TIMEOUT, docker.ping())
             .await
             .map_err(|_| unreachable(format!("no answer within {CONNECT_TIMEOUT:?}")))?

@@ -66,15 +66,18 @@ impl Registry {
     }
 }
 
-async fn force_remove(engine: &Engine, id: &str) -> Result<(), bollard::errors::Error> {
+/// Kills and removes a container with its anonymous volumes; one already gone, or going,
+/// counts as removed.
+pub(super) async fn force_remove(engine: &Engine, id: &str) -> Result<(), bollard::errors::Error> {
     let options = RemoveContainerOptionsBuilder::default()
         .force(true)
         .v(true)
         .build();
     match engine.docker.remove_container(id, Some(options)).await {
-        // Already gone (removed by a sweep, or AutoRemove) is what we wanted.
+        // 404: gone already (a sweep, AutoRemove); 409: its removal is under way.
         Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
+            status_code: 404 | 409,
+            ..
         }) => Ok(()),
         other => other,
     }

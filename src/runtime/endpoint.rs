@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use bollard::Docker;
 
-use super::{CONNECT_TIMEOUT, Engine, RuntimeError, describe_connect_error};
+use super::{Engine, RuntimeError};
 
 /// The endpoint used when none is named: `DOCKER_HOST`, else the local socket.
 pub(crate) fn default_host() -> String {
@@ -30,10 +30,7 @@ pub(crate) async fn connect_endpoint(endpoint: &str) -> Result<Engine, RuntimeEr
     match &context.tls {
         None => Engine::connect_to(&context.host).await,
         Some(tls) => {
-            let unreachable = |reason: String| RuntimeError::Unreachable {
-                host: format!("{} (context {endpoint})", context.host),
-                reason,
-            };
+            let shown_as = format!("{} (context {endpoint})", context.host);
             let docker = Docker::connect_with_ssl(
                 &context.host,
                 &tls.join("key.pem"),
@@ -42,12 +39,11 @@ pub(crate) async fn connect_endpoint(endpoint: &str) -> Result<Engine, RuntimeEr
                 120,
                 bollard::API_DEFAULT_VERSION,
             )
-            .map_err(|e| unreachable(e.to_string()))?;
-            tokio::time::timeout(CONNECT_TIMEOUT, docker.ping())
-                .await
-                .map_err(|_| unreachable(format!("no answer within {CONNECT_TIMEOUT:?}")))?
-                .map_err(|e| unreachable(describe_connect_error(&e)))?;
-            Ok(Engine { docker })
+            .map_err(|e| RuntimeError::Unreachable {
+                host: shown_as.clone(),
+                reason: e.to_string(),
+            })?;
+            Engine::answering(docker, &shown_as).await
         }
     }
 }

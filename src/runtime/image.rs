@@ -21,16 +21,7 @@ impl ImageInfo {
     /// The command of a lifecycle method (START, UPDATE, VALIDATE, ...): the image's
     /// `<METHOD>_METHOD` environment variable, or its `devloop.method.<method>` label.
     pub(crate) fn method(&self, method: &str) -> Option<String> {
-        let key = format!("{}_METHOD=", method.to_uppercase());
-        self.env
-            .iter()
-            .find_map(|e| e.strip_prefix(&key).map(str::to_owned))
-            .or_else(|| {
-                self.labels
-                    .get(&format!("devloop.method.{}", method.to_lowercase()))
-                    .cloned()
-            })
-            .filter(|m| !m.trim().is_empty())
+        crate::metadata::method(&self.env, &self.labels, method)
     }
 }
 

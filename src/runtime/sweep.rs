@@ -139,18 +139,7 @@ async fn devloop_containers(
 }
 
 async fn remove(engine: &Engine, id: &str) -> bool {
-    let options = bollard::query_parameters::RemoveContainerOptionsBuilder::default()
-        .force(true)
-        .v(true)
-        .build();
-    match engine.docker.remove_container(id, Some(options)).await {
-        Ok(()) => true,
-        Err(bollard::errors::Error::DockerResponseServerError { status_code, .. }) => {
-            // 404: gone already; 409: removal already in progress. Either way it goes.
-            status_code == 404 || status_code == 409
-        }
-        Err(_) => false,
-    }
+    super::container::force_remove(engine, id).await.is_ok()
 }
 
 /// Removes containers whose run was killed before it could clean up.
