@@ -156,11 +156,7 @@ pub(crate) async fn watch(
     if let Some(running) = service {
         running.guard.remove().await?;
     }
-    outcome.map(|()| match cancel.signal() {
-        Some(crate::error::Signal::Term) => exit::TERMINATED,
-        Some(crate::error::Signal::Int) => exit::INTERRUPTED,
-        None => exit::PASSED,
-    })
+    outcome.map(|()| cancel.signal().map_or(exit::PASSED, |s| s.exit_code()))
 }
 
 /// Whether an event can have changed what a file holds. Reading a file is an event too

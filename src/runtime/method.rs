@@ -3,7 +3,6 @@
 
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecResults};
-use futures_util::StreamExt;
 
 use super::{Engine, RuntimeError, api_error};
 
@@ -34,27 +33,27 @@ pub(crate) async fn exec_streaming(
     on_line: &mut (dyn FnMut(Stream, &str) + Send),
 ) -> Result<i64, RuntimeError> {
     let shown = argv.join(" ");
+    let action = format!("exec {shown} in {container}");
     let exec = engine
-        .docker
-        .create_exec(
-            container,
-            CreateExecOptions {
-                cmd: Some(argv.to_vec()),
-                attach_stdout: Some(true),
-                attach_stderr: Some(true),
-                ..Default::default()
-            },
+        .call(
+            action.clone(),
+            engine.docker.create_exec(
+                container,
+                CreateExecOptions {
+                    cmd: Some(argv.to_vec()),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    ..Default::default()
+                },
+            ),
         )
-        .await
-        .map_err(|e| api_error(format!("exec {shown} in {container}"), e))?;
+        .await?;
     let started = engine
-        .docker
-        .start_exec(&exec.id, None)
-        .await
-        .map_err(|e| api_error(format!("exec {shown} in {container}"), e))?;
+        .call(action.clone(), engine.docker.start_exec(&exec.id, None))
+        .await?;
     if let StartExecResults::Attached { mut output, .. } = started {
         let mut partial = [String::new(), String::new()];
-        while let Some(chunk) = output.next().await {
+        while let Some(chunk) = engine.next(&action, &mut output).await? {
             let chunk =
                 chunk.map_err(|e| api_error(format!("reading the output of {shown}"), e))?;
             let (stream, bytes) = match chunk {
@@ -83,11 +82,15 @@ pub(crate) async fn exec_streaming(
         }
     }
     let inspect = engine
-        .docker
-        .inspect_exec(&exec.id)
-        .await
-        .map_err(|e| api_error(format!("reading the exit status of {shown}"), e))?;
-    Ok(inspect.exit_code.unwrap_or(-1))
+        .call(
+            format!("reading the exit status of {shown}"),
+            engine.docker.inspect_exec(&exec.id),
+        )
+        .await?;
+    inspect.exit_code.ok_or_else(|| RuntimeError::Api {
+        action: format!("reading the exit status of {shown}"),
+        reason: "the engine reported none".into(),
+    })
 }
 
 #[cfg(test)]
