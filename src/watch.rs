@@ -385,8 +385,9 @@ async fn wait_for_change(
     }
     let first = Instant::now();
     loop {
-        let quiet_until = pending.as_ref().map_or(first, |p| p.latest) + debounce;
-        let give_up = first + MAX_SETTLE;
+        let quiet_until =
+            crate::deadline::after(pending.as_ref().map_or(first, |p| p.latest), debounce);
+        let give_up = crate::deadline::after(first, MAX_SETTLE);
         let until = quiet_until.min(give_up);
         if Instant::now() >= until {
             return pending;

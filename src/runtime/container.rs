@@ -753,3 +753,27 @@ async fn tcp_answers(addr: SocketAddr) -> bool {
         Ok(Err(_)) => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_log_wait_longer_than_the_clock_can_count_still_sees_its_line() {
+        let buffer = LogBuffer::default();
+        buffer.push(vec!["zones reloaded".to_owned()]);
+        let pattern = regex::Regex::new("reloaded").expect("pattern");
+        assert!(buffer.wait_for(&pattern, 0, Duration::MAX).await);
+    }
+
+    #[tokio::test]
+    async fn a_log_the_engine_broke_off_is_not_waited_for() {
+        let buffer = LogBuffer::default();
+        buffer.break_off("the engine went away".to_owned());
+        let pattern = regex::Regex::new("reloaded").expect("pattern");
+        let started = Instant::now();
+        assert!(!buffer.wait_for(&pattern, 0, Duration::from_secs(30)).await);
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert_eq!(buffer.broken().as_deref(), Some("the engine went away"));
+    }
+}
