@@ -265,6 +265,7 @@ fn prepare_lifecycle(
 }
 
 fn prepare_task(options: Options, name: &str, given: &[String]) -> Result<Prepared, AppError> {
+    check_report_path(&options)?;
     let (config, staged) = if options.staged {
         let staged = crate::staged::load(&options)?;
         (staged.config, Some(staged.tree))
@@ -290,6 +291,7 @@ fn prepare_watch(
     given: &[String],
     clear: bool,
 ) -> Result<Prepared, AppError> {
+    check_report_path(&options)?;
     let config = load(&options)?;
     let name = task
         .or_else(|| config.watch.task.clone())
@@ -305,6 +307,56 @@ fn prepare_watch(
         clear,
         options,
     })))
+}
+
+/// Makes sure the `--junit` report can be written where asked before anything starts, so
+/// that a mistyped directory costs nothing rather than a whole run: the path is not a
+/// directory, and its directory exists and takes a new file (tried, and removed again).
+fn check_report_path(options: &Options) -> Result<(), AppError> {
+    let Some(path) = &options.junit else {
+        return Ok(());
+    };
+    let unusable = |why: String| {
+        AppError::usage(
+            format!("cannot write the JUnit report to {}: {why}", path.display()),
+            Some("give --junit a file in a directory that exists and that you can write".into()),
+        )
+    };
+    if path.is_dir() {
+        return Err(unusable("it is a directory".into()));
+    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => std::path::Path::new("."),
+    };
+    match std::fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(unusable(format!(
+                "the directory {} does not exist",
+                dir.display()
+            )));
+        }
+        Err(e) => return Err(unusable(format!("{}: {e}", dir.display()))),
+        Ok(meta) if !meta.is_dir() => {
+            return Err(unusable(format!("{} is not a directory", dir.display())));
+        }
+        Ok(_) => {}
+    }
+    let probe = dir.join(format!(".devloop-junit-probe-{}", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => Err(unusable(format!(
+            "no file can be created in {}: {e}",
+            dir.display()
+        ))),
+    }
 }
 
 /// `devloop construct`: render, show, and write unless checking.
@@ -558,7 +610,7 @@ async fn execute(job: Job, registry: Registry, cancel: Cancel) -> Result<i32, Ap
             };
             let verdict = run_plan(session, &plan, &mut reporters).await;
             reporters.finish().map_err(|source| AppError::Io {
-                action: "writing the report".into(),
+                action: "writing the reports".into(),
                 source,
             })?;
             Ok(match verdict? {

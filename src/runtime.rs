@@ -290,16 +290,11 @@ impl Engine {
         action: &str,
         request: impl Future<Output = Result<T, bollard::errors::Error>>,
     ) -> Result<Result<T, bollard::errors::Error>, RuntimeError> {
-        if let Some(fault) = self.fault() {
-            let ping = self.docker.ping();
-            match tokio::time::timeout(PING_DEADLINE, ping).await {
-                Ok(Ok(_)) => {}
-                _ => {
-                    return Err(RuntimeError::Skipped {
-                        action: action.to_owned(),
-                        fault,
-                    });
-                }
+        if self.fault().is_some() {
+            match tokio::time::timeout(PING_DEADLINE, self.docker.ping()).await {
+                Err(_) => return Err(self.no_answer(action, PING_DEADLINE)),
+                Ok(Err(e)) if is_transport(&e) => return Err(self.gone(action, &e)),
+                Ok(_) => {}
             }
         }
         self.answer_now(action, CALL_DEADLINE, request).await

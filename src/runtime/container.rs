@@ -461,11 +461,14 @@ impl ContainerGuard {
     }
 
     /// The last `lines` lines of the container's stdout and stderr, for a failure report;
-    /// a log that cannot be read says why in its one line.
+    /// a log that cannot be read says why in its one line (nothing when the engine failed:
+    /// the run's error says that).
     pub(crate) async fn log_tail(&self, lines: usize) -> Vec<String> {
-        self.read_log(Some(lines))
-            .await
-            .unwrap_or_else(|e| vec![format!("(the container's log could not be read: {e})")])
+        match self.read_log(Some(lines)).await {
+            Ok(lines) => lines,
+            Err(e) if e.engine_fault().is_some() => Vec::new(),
+            Err(e) => vec![format!("(the container's log could not be read: {e})")],
+        }
     }
 
     /// The container's log since it started (the last `tail` lines only, if given).
