@@ -664,7 +664,8 @@ async fn execute(job: Job, registry: Registry, cancel: Cancel) -> Result<i32, Ap
             };
             let running = start_service(session, service, "shell", &mut reporters).await?;
             let status = crate::shell::attach(&running, &command).await;
-            running.guard.remove().await?;
+            // A removal that fails is the registry's to retry and report.
+            let _ = running.guard.remove().await;
             Ok(i32::try_from(status?).unwrap_or(exit::ENVIRONMENT))
         }
     }

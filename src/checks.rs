@@ -483,6 +483,32 @@ mod tests {
         assert!(!judge(&check(0, None), 0, "", true).0);
     }
 
+    #[test]
+    fn a_service_log_that_could_not_be_read_does_not_pass() {
+        let patterns = [Pattern(regex::Regex::new("invalid").expect("regex"))];
+        let unreadable: Result<Vec<String>, RuntimeError> = Err(RuntimeError::Api {
+            action: "reading the log of c".into(),
+            reason: "no such container".into(),
+        });
+        let check = log_check(
+            "t",
+            "c",
+            log_complaints(&unreadable, &patterns),
+            Duration::ZERO,
+        );
+        assert!(!check.passed);
+        assert_eq!(
+            check.detail,
+            "the service's log could not be read: reading the log of c failed: no such container"
+        );
+        let clean = Ok(vec!["zones loaded".to_owned()]);
+        assert!(log_check("t", "c", log_complaints(&clean, &patterns), Duration::ZERO).passed);
+        let bad = Ok(vec!["invalid line 3".to_owned()]);
+        let check = log_check("t", "c", log_complaints(&bad, &patterns), Duration::ZERO);
+        assert!(!check.passed);
+        assert_eq!(check.got, "invalid line 3");
+    }
+
     #[tokio::test]
     async fn host_commands_get_arguments_as_environment_not_text() {
         let dir = tempfile::tempdir().expect("tempdir");

@@ -349,3 +349,74 @@ fn describe_connect_error(e: &bollard::errors::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_answer_is_said_once_in_the_engines_words() {
+        let answer = bollard::errors::Error::DockerResponseServerError {
+            status_code: 500,
+            message: "Get \"https://127.0.0.1:1/v2/\": connection refused".into(),
+        };
+        assert_eq!(
+            api_error("pulling x", answer).to_string(),
+            "pulling x failed: Get \"https://127.0.0.1:1/v2/\": connection refused"
+        );
+    }
+
+    /// An engine whose socket nobody listens on any more (a dockerd that died).
+    fn dead_engine(dir: &std::path::Path) -> Engine {
+        let socket = dir.join("docker.sock");
+        drop(std::os::unix::net::UnixListener::bind(&socket).expect("bind"));
+        let host = format!("unix://{}", socket.display());
+        let docker =
+            Docker::connect_with_unix(&host, 5, bollard::API_DEFAULT_VERSION).expect("a client");
+        Engine {
+            docker,
+            host: host.into(),
+            fault: Arc::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_engine_that_went_away_is_named_by_its_socket_and_fails_later_calls_at_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = dead_engine(dir.path());
+        let host = engine.host().to_owned();
+        let error = engine
+            .call("starting container c", engine.docker.ping())
+            .await
+            .expect_err("nobody answers");
+        let text = error.to_string();
+        assert!(
+            text.starts_with(&format!(
+                "the Docker engine at {host} went away (starting container c): "
+            )),
+            "{text}"
+        );
+        assert!(!text.contains("hyper"), "{text}");
+        let later = engine
+            .call("reading the log of c", engine.docker.ping())
+            .await
+            .expect_err("the engine failed the run");
+        assert_eq!(
+            later.to_string(),
+            format!("reading the log of c: not tried, since {text}")
+        );
+    }
+
+    #[test]
+    fn a_broken_connection_is_the_engine_going_away_not_an_answer() {
+        let refused = bollard::errors::Error::IOError {
+            err: std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
+        };
+        assert!(is_transport(&refused));
+        let answer = bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            message: "no such container".into(),
+        };
+        assert!(!is_transport(&answer));
+    }
+}

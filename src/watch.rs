@@ -265,12 +265,9 @@ async fn prepare_service(
 }
 
 async fn image_changed(running: &Running) -> bool {
-    match running
-        .engine
-        .docker
-        .inspect_image(&running.image.name)
-        .await
-    {
+    let engine = &running.engine;
+    let request = engine.docker.inspect_image(&running.image.name);
+    match engine.call("inspecting the image", request).await {
         Ok(inspect) => inspect.id.is_some_and(|id| id != running.image.id),
         Err(_) => false,
     }
