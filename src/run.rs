@@ -1,5 +1,5 @@
 //! One run of a plan: start the service if a step needs it, run the steps, judge the
-//! service's log, tear down, and report. Cancellation (SIGINT, SIGTERM) is checked at
+//! service's log, tear down, and report. Cancellation (a signal) is checked at
 //! every wait, so a signal ends the run through the same teardown as a verdict.
 
 use std::future::Future;

@@ -336,6 +336,22 @@ fn host_task(project: &Project, name: &str, script: &str, extra: &str) {
     );
 }
 
+/// Ends, by PID, whatever of the test's own `sleep` processes a failed test left.
+struct Strays(Vec<String>);
+
+impl Drop for Strays {
+    fn drop(&mut self) {
+        for marker in &self.0 {
+            for pid in processes_running(marker) {
+                if let Ok(pid) = libc::pid_t::try_from(pid) {
+                    // SAFETY: kill(2) on a process this test started (found by its marker).
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            }
+        }
+    }
+}
+
 fn assert_no_process(marker: &str, when: &str) {
     let left = processes_running(marker);
     assert!(
@@ -348,6 +364,7 @@ fn assert_no_process(marker: &str, when: &str) {
 fn sigterm_during_a_host_step_ends_what_the_step_started_in_the_background() {
     let project = Project::rbldnsd();
     let (background, foreground) = (marker(44), marker(45));
+    let _strays = Strays(vec![background.clone(), foreground.clone()]);
     host_task(
         &project,
         "bg",
@@ -366,6 +383,7 @@ fn sigterm_during_a_host_step_ends_what_the_step_started_in_the_background() {
 fn a_host_step_that_times_out_ends_with_everything_it_started() {
     let project = Project::rbldnsd();
     let (background, foreground) = (marker(44), marker(45));
+    let _strays = Strays(vec![background.clone(), foreground.clone()]);
     host_task(
         &project,
         "bg",
@@ -390,6 +408,7 @@ fn a_host_step_that_times_out_ends_with_everything_it_started() {
 fn a_host_step_ends_when_sh_exits_although_a_background_child_holds_its_output() {
     let project = Project::rbldnsd();
     let background = marker(44);
+    let _strays = Strays(vec![background.clone()]);
     host_task(
         &project,
         "bg",

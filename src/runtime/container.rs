@@ -542,17 +542,7 @@ impl ContainerGuard {
                     output.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
                 }
             }
-            let inspect = self
-                .engine
-                .call(
-                    format!("reading the exit status of {action}"),
-                    self.engine.docker.inspect_exec(&exec.id),
-                )
-                .await?;
-            inspect.exit_code.ok_or_else(|| RuntimeError::Api {
-                action: format!("reading the exit status of {action}"),
-                reason: "the engine reported none".into(),
-            })
+            super::method::exit_status(&self.engine, &exec.id, &action).await
         };
         match tokio::time::timeout(timeout, run).await {
             Ok(status) => Ok(ExecOutput {

@@ -81,16 +81,36 @@ pub(crate) async fn exec_streaming(
             }
         }
     }
-    let inspect = engine
-        .call(
-            format!("reading the exit status of {shown}"),
-            engine.docker.inspect_exec(&exec.id),
-        )
-        .await?;
-    inspect.exit_code.ok_or_else(|| RuntimeError::Api {
-        action: format!("reading the exit status of {shown}"),
-        reason: "the engine reported none".into(),
-    })
+    exit_status(engine, &exec.id, &shown).await
+}
+
+/// The exit status of a finished exec. Its output can end a moment before the engine has
+/// recorded the status, so a status still missing while the exec counts as running is
+/// asked for again, for up to a second.
+pub(super) async fn exit_status(
+    engine: &Engine,
+    exec: &str,
+    shown: &str,
+) -> Result<i64, RuntimeError> {
+    let action = format!("reading the exit status of {shown}");
+    let deadline = crate::deadline::from_now(std::time::Duration::from_secs(1));
+    loop {
+        let inspect = engine
+            .call(action.clone(), engine.docker.inspect_exec(exec))
+            .await?;
+        match inspect.exit_code {
+            Some(status) => return Ok(status),
+            None if inspect.running == Some(true) && std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            None => {
+                return Err(RuntimeError::Api {
+                    action,
+                    reason: "the engine reported none".into(),
+                });
+            }
+        }
+    }
 }
 
 #[cfg(test)]
