@@ -154,7 +154,8 @@ pub(crate) async fn watch(
     };
     drop(watcher);
     if let Some(running) = service {
-        running.guard.remove().await?;
+        // A removal that fails is the registry's to retry and report.
+        let _ = running.guard.remove().await;
     }
     outcome.map(|()| cancel.signal().map_or(exit::PASSED, |s| s.exit_code()))
 }
