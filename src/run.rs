@@ -1,5 +1,5 @@
 //! One run of a plan: start the service if a step needs it, run the steps, judge the
-//! service's log, tear down, and report. Cancellation (SIGINT, SIGTERM) is checked at
+//! service's log, tear down, and report. Cancellation (a signal) is checked at
 //! every wait, so a signal ends the run through the same teardown as a verdict.
 
 use std::future::Future;
@@ -14,8 +14,8 @@ use crate::error::{AppError, Signal};
 use crate::events::{CheckOutcome, Event, Reporters, Summary, Verdict};
 use crate::plan::{Action, Plan, PlannedStep};
 use crate::runtime::{
-    ContainerGuard, Engine, ImageInfo, LogBuffer, Owner, Registry, ServiceSpec, ensure_image,
-    sweep_leftovers,
+    ContainerGuard, Engine, ImageInfo, LogBuffer, Owner, Registry, RuntimeError, ServiceSpec,
+    ensure_image, sweep_leftovers,
 };
 
 /// Tells a run that it should stop, and why.
@@ -84,11 +84,18 @@ pub(crate) struct Running {
 }
 
 impl Running {
-    /// The log lines of the current round (the whole log in a one-shot run).
-    pub(crate) async fn round_log(&self) -> Vec<String> {
+    /// The log lines of the current round (the whole log in a one-shot run), or why they
+    /// cannot be read.
+    pub(crate) async fn round_log(&self) -> Result<Vec<String>, RuntimeError> {
         match &self.log {
-            Some(buffer) => buffer.since(self.log_mark),
-            None => self.guard.logs(None).await,
+            Some(buffer) => match buffer.broken() {
+                None => Ok(buffer.since(self.log_mark)),
+                Some(reason) => Err(RuntimeError::Api {
+                    action: format!("following the log of {}", self.guard.name),
+                    reason,
+                }),
+            },
+            None => self.guard.read_log(None).await,
         }
     }
 }
@@ -210,7 +217,7 @@ pub(crate) async fn run_plan(
 ) -> Result<Verdict, AppError> {
     let options = session.options;
     let mut service = None;
-    let mut round = run_round(session, plan, reporters, &mut service).await;
+    let round = run_round(session, plan, reporters, &mut service).await;
     let image = service.as_ref().map(|s: &Running| s.image.clone());
     if let Some(running) = service {
         if round.counts.1 > 0 && options.keep && round.error.is_none() {
@@ -220,8 +227,10 @@ pub(crate) async fn run_plan(
                     "kept container {name} for you: docker exec -it {name} sh   (remove it with devloop clean)"
                 ),
             });
-        } else if let Err(e) = running.guard.remove().await {
-            round.error.get_or_insert(e.into());
+        } else {
+            // A removal that fails stays in the registry, which tries again at the end
+            // of the run and reports what it could not remove.
+            let _ = running.guard.remove().await;
         }
     }
     finish_round(reporters, plan, round, image.as_ref())
@@ -246,7 +255,12 @@ pub(crate) async fn run_round(
     let mut counts = (0, 0);
     let error = run_steps(session, plan, reporters, service, &mut counts)
         .await
-        .err();
+        .err()
+        // Checks against an engine that stopped answering fail; the run did not happen.
+        .or_else(|| {
+            let fault = service.as_ref()?.engine.fault()?;
+            Some(AppError::Runtime(fault.into()))
+        });
     Round {
         counts,
         error,

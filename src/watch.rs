@@ -154,13 +154,10 @@ pub(crate) async fn watch(
     };
     drop(watcher);
     if let Some(running) = service {
-        running.guard.remove().await?;
+        // A removal that fails is the registry's to retry and report.
+        let _ = running.guard.remove().await;
     }
-    outcome.map(|()| match cancel.signal() {
-        Some(crate::error::Signal::Term) => exit::TERMINATED,
-        Some(crate::error::Signal::Int) => exit::INTERRUPTED,
-        None => exit::PASSED,
-    })
+    outcome.map(|()| cancel.signal().map_or(exit::PASSED, |s| s.exit_code()))
 }
 
 /// Whether an event can have changed what a file holds. Reading a file is an event too
@@ -269,12 +266,9 @@ async fn prepare_service(
 }
 
 async fn image_changed(running: &Running) -> bool {
-    match running
-        .engine
-        .docker
-        .inspect_image(&running.image.name)
-        .await
-    {
+    let engine = &running.engine;
+    let request = engine.docker.inspect_image(&running.image.name);
+    match engine.call("inspecting the image", request).await {
         Ok(inspect) => inspect.id.is_some_and(|id| id != running.image.id),
         Err(_) => false,
     }
@@ -389,8 +383,9 @@ async fn wait_for_change(
     }
     let first = Instant::now();
     loop {
-        let quiet_until = pending.as_ref().map_or(first, |p| p.latest) + debounce;
-        let give_up = first + MAX_SETTLE;
+        let quiet_until =
+            crate::deadline::after(pending.as_ref().map_or(first, |p| p.latest), debounce);
+        let give_up = crate::deadline::after(first, MAX_SETTLE);
         let until = quiet_until.min(give_up);
         if Instant::now() >= until {
             return pending;

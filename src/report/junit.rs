@@ -125,7 +125,12 @@ impl Reporter for Junit {
     }
 
     fn finish(&mut self) -> std::io::Result<()> {
-        crate::fsutil::write_atomic(&self.path, self.render().as_bytes())
+        crate::fsutil::write_atomic(&self.path, self.render().as_bytes()).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("the JUnit report {}: {e}", self.path.display()),
+            )
+        })
     }
 }
 
