@@ -7,11 +7,10 @@ use std::time::Duration;
 use console::{Term, style};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::millis;
 use crate::events::{CheckOutcome, Event, Reporter, Summary, Verdict};
 
 pub(crate) struct Human {
-    out: Term,
+    out: Box<dyn Write + Send>,
     spinner: Option<ProgressBar>,
     /// Whether to draw a spinner at all (stderr is a terminal).
     animate: bool,
@@ -23,10 +22,14 @@ pub(crate) struct Human {
 
 impl Human {
     pub(crate) fn new(verbose: bool) -> Self {
+        Self::to(Box::new(Term::stdout()), Term::stderr().is_term(), verbose)
+    }
+
+    fn to(out: Box<dyn Write + Send>, animate: bool, verbose: bool) -> Self {
         Self {
-            out: Term::stdout(),
+            out,
             spinner: None,
-            animate: Term::stderr().is_term(),
+            animate,
             verbose,
             log_shown: false,
         }
@@ -38,13 +41,13 @@ impl Human {
         }
     }
 
-    fn line(&self, text: impl AsRef<str>) {
+    fn line(&mut self, text: impl AsRef<str>) {
         // A closed pipe (`devloop ... | head`) is not an error worth a message.
-        let _ = writeln!(&self.out, "{}", text.as_ref());
+        let _ = writeln!(self.out, "{}", text.as_ref());
     }
 
     fn check(&mut self, check: &CheckOutcome) {
-        let time = style(format!("({} ms)", millis(check.duration))).dim();
+        let time = style(format!("({})", format_duration(check.duration))).dim();
         if check.passed {
             let detail = if self.verbose && !check.detail.is_empty() {
                 format!(" {}", style(&check.detail).dim())
@@ -100,7 +103,7 @@ impl Human {
         }
     }
 
-    fn summary(&self, summary: &Summary) {
+    fn summary(&mut self, summary: &Summary) {
         let time = format_duration(summary.duration);
         let counts = format!("{} passed, {} failed", summary.passed, summary.failed);
         let image = match (&summary.image, &summary.image_id) {
@@ -127,9 +130,15 @@ fn short_id(id: &str) -> &str {
     hex.get(..12).unwrap_or(hex)
 }
 
+/// A duration as an operator reads it: a DNS answer from a warm container takes a fraction
+/// of a millisecond, and "0 ms" would say it took no time at all.
 pub(crate) fn format_duration(d: Duration) -> String {
-    if d < Duration::from_secs(10) {
-        format!("{} ms", millis(d))
+    if d < Duration::from_micros(100) {
+        format!("{} µs", d.as_micros())
+    } else if d < Duration::from_millis(1) {
+        format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+    } else if d < Duration::from_secs(10) {
+        format!("{} ms", (d.as_secs_f64() * 1000.0).round())
     } else {
         format!("{:.1} s", d.as_secs_f64())
     }
@@ -167,8 +176,8 @@ impl Reporter for Human {
                         .collect();
                     self.line(
                         style(format!(
-                            "service {container} ready in {} ms ({})",
-                            millis(*elapsed),
+                            "service {container} ready in {} ({})",
+                            format_duration(*elapsed),
                             published.join(", ")
                         ))
                         .dim()
@@ -194,5 +203,74 @@ impl Reporter for Human {
     fn finish(&mut self) -> std::io::Result<()> {
         self.stop_spinner();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// What the report wrote, as a terminal would show it without colours.
+    #[derive(Clone, Default)]
+    struct Screen(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Screen {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("screen").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn shown(events: &[Event<'_>]) -> String {
+        let screen = Screen::default();
+        let mut human = Human::to(Box::new(screen.clone()), false, false);
+        for event in events {
+            human.report(event);
+        }
+        let bytes = screen.0.lock().expect("screen").clone();
+        console::strip_ansi_codes(&String::from_utf8_lossy(&bytes)).into_owned()
+    }
+
+    pub(super) fn check(name: &str, passed: bool, micros: u64) -> CheckOutcome {
+        CheckOutcome {
+            task: "test:lists".into(),
+            name: name.into(),
+            passed,
+            duration: Duration::from_micros(micros),
+            detail: if passed {
+                "ok".into()
+            } else {
+                "expected A 127.0.0.2, got NXDOMAIN".into()
+            },
+            asked: "A x.bl".into(),
+            got: "NXDOMAIN".into(),
+            command: "dig x.bl".into(),
+            log_tail: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_check_line_shows_a_fraction_of_a_millisecond() {
+        let quick = check("black list", true, 300);
+        let slow = check("white list", false, 2_000);
+        let text = shown(&[Event::Check(&quick), Event::Check(&slow)]);
+        assert!(text.contains("✓ black list (0.3 ms)\n"), "{text}");
+        assert!(text.contains("✗ white list (2 ms)\n"), "{text}");
+    }
+
+    #[test]
+    fn durations_under_a_millisecond_show_as_they_are() {
+        let shown = |micros| format_duration(Duration::from_micros(micros));
+        assert_eq!(shown(40), "40 µs");
+        assert_eq!(shown(300), "0.3 ms");
+        assert_eq!(shown(960), "1.0 ms");
+        assert_eq!(shown(1_400), "1 ms");
+        assert_eq!(shown(2_600), "3 ms");
+        assert_eq!(shown(9_999_000), "9999 ms");
+        assert_eq!(shown(12_345_000), "12.3 s");
     }
 }

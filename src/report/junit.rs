@@ -22,7 +22,7 @@ impl Junit {
     }
 
     fn render(&self) -> String {
-        let seconds = |d: std::time::Duration| format!("{:.3}", d.as_secs_f64());
+        let seconds = |d: std::time::Duration| format!("{:.6}", d.as_secs_f64());
         let task = self.summary.as_ref().map_or("devloop", |s| s.task.as_str());
         let failures = self.checks.iter().filter(|c| !c.passed).count();
         let errors = usize::from(self.summary.as_ref().is_some_and(|s| s.error.is_some()));
@@ -150,6 +150,13 @@ mod tests {
             log_tail: vec![],
         };
         junit.report(&Event::Check(&check));
+        let quick = CheckOutcome {
+            name: "black list".into(),
+            passed: true,
+            duration: Duration::from_micros(300),
+            ..check.clone()
+        };
+        junit.report(&Event::Check(&quick));
         junit.report(&Event::Summary(&Summary {
             task: "test:host".into(),
             verdict: Verdict::Failed,
@@ -161,7 +168,11 @@ mod tests {
             error: None,
         }));
         let xml = junit.render();
-        assert!(xml.contains("tests=\"1\" failures=\"1\""), "{xml}");
+        assert!(xml.contains("tests=\"2\" failures=\"1\""), "{xml}");
+        assert!(
+            xml.contains("name=\"black list\" time=\"0.000300\"/>"),
+            "a fraction of a millisecond is not 0: {xml}"
+        );
         assert!(xml.contains("name=\"white &lt;list&gt;\""), "{xml}");
         assert!(
             xml.contains("message=\"expected NXDOMAIN, got A &quot;127.0.0.2&quot;\""),
