@@ -338,6 +338,9 @@ pub(crate) fn log_complaints(lines: &[String], patterns: &[crate::config::Patter
         .collect()
 }
 
+/// The name the `service.fail_on_log` check is reported under.
+pub(crate) const LOG_CHECK: &str = "service log";
+
 pub(crate) fn log_check(
     task: &str,
     container: &str,
@@ -347,7 +350,7 @@ pub(crate) fn log_check(
     let passed = complaints.is_empty();
     CheckOutcome {
         task: task.to_owned(),
-        name: "service log".to_owned(),
+        name: LOG_CHECK.to_owned(),
         passed,
         duration,
         detail: if passed {

@@ -22,6 +22,9 @@ pub(crate) enum Event<'a> {
         elapsed: Duration,
     },
     Check(&'a CheckOutcome),
+    /// A planned step that did not run (a prerequisite failed, `--fail-fast`, the run
+    /// stopped): reported, so that a failing run shows as many steps as a passing one.
+    Skipped(&'a Skip),
     /// Something the user should know that is not a check (e.g. how to enter a kept
     /// container).
     Note {
@@ -49,6 +52,80 @@ pub(crate) struct CheckOutcome {
     pub log_tail: Vec<String>,
 }
 
+/// A planned step that did not run, and why.
+#[derive(Debug, Clone)]
+pub(crate) struct Skip {
+    pub task: String,
+    pub name: String,
+    /// One line, in the operator's terms: "prerequisite test:lists failed at `bl RFC 5782`".
+    pub reason: String,
+}
+
+/// How the steps of a run (or of one of its tasks) came out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Tally {
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+}
+
+impl Tally {
+    pub(crate) fn total(&self) -> usize {
+        self.passed + self.failed + self.skipped
+    }
+}
+
+/// The tally of each task of a run, in the order the tasks ran (prerequisites first).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Tallies(Vec<(String, Tally)>);
+
+impl Tallies {
+    /// Every task of the plan at zero, so a task none of whose steps ran is still shown.
+    pub(crate) fn new<'a>(tasks: impl IntoIterator<Item = &'a str>) -> Tallies {
+        let mut tallies = Tallies::default();
+        for task in tasks {
+            tallies.get(task);
+        }
+        tallies
+    }
+
+    fn get(&mut self, task: &str) -> &mut Tally {
+        let at = match self.0.iter().position(|(t, _)| t == task) {
+            Some(at) => at,
+            None => {
+                self.0.push((task.to_owned(), Tally::default()));
+                self.0.len() - 1
+            }
+        };
+        &mut self.0[at].1
+    }
+
+    pub(crate) fn passed(&mut self, task: &str) {
+        self.get(task).passed += 1;
+    }
+
+    pub(crate) fn failed(&mut self, task: &str) {
+        self.get(task).failed += 1;
+    }
+
+    pub(crate) fn skipped(&mut self, task: &str) {
+        self.get(task).skipped += 1;
+    }
+
+    /// The whole run's tally.
+    pub(crate) fn total(&self) -> Tally {
+        self.0.iter().fold(Tally::default(), |sum, (_, t)| Tally {
+            passed: sum.passed + t.passed,
+            failed: sum.failed + t.failed,
+            skipped: sum.skipped + t.skipped,
+        })
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &Tally)> {
+        self.0.iter().map(|(task, tally)| (task.as_str(), tally))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Verdict {
     Passed,
@@ -62,8 +139,10 @@ pub(crate) enum Verdict {
 pub(crate) struct Summary {
     pub task: String,
     pub verdict: Verdict,
-    pub passed: usize,
-    pub failed: usize,
+    /// The whole run: every task's steps, prerequisites included.
+    pub counts: Tally,
+    /// Each task's share of `counts`, prerequisites first.
+    pub tasks: Tallies,
     pub duration: Duration,
     pub image: Option<String>,
     pub image_id: Option<String>,

@@ -1,13 +1,14 @@
 //! The terminal report: a spinner while the service starts, one line per check, and on a
 //! failure what was asked, what came back and the tail of the container's log.
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::time::Duration;
 
 use console::{Term, style};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::events::{CheckOutcome, Event, Reporter, Summary, Verdict};
+use crate::events::{CheckOutcome, Event, Reporter, Skip, Summary, Tally, Verdict};
 
 pub(crate) struct Human {
     out: Box<dyn Write + Send>,
@@ -103,9 +104,31 @@ impl Human {
         }
     }
 
+    /// A step that did not run: one dimmed line with the reason.
+    fn skipped(&mut self, skip: &Skip) {
+        self.line(
+            style(format!("○ {} (skipped: {})", skip.name, skip.reason))
+                .dim()
+                .to_string(),
+        );
+    }
+
     fn summary(&mut self, summary: &Summary) {
         let time = format_duration(summary.duration);
-        let counts = format!("{} passed, {} failed", summary.passed, summary.failed);
+        let counts = counts(&summary.counts);
+        // With prerequisites, each task's share, so a failure is put where it happened;
+        // the verdict stays the last line.
+        let tasks: Vec<(&str, &Tally)> = summary
+            .tasks
+            .iter()
+            .filter(|(_, tally)| tally.total() > 0)
+            .collect();
+        if tasks.len() > 1 {
+            let width = tasks.iter().map(|(task, _)| task.len()).max().unwrap_or(0);
+            for (task, tally) in tasks {
+                self.line(format!("  {task:width$}  {}", self::counts(tally)));
+            }
+        }
         let image = match (&summary.image, &summary.image_id) {
             (Some(image), Some(id)) => format!(" [{image} {}]", short_id(id)),
             (Some(image), None) => format!(" [{image}]"),
@@ -123,6 +146,14 @@ impl Human {
             style(image).dim()
         ));
     }
+}
+
+fn counts(tally: &Tally) -> String {
+    let mut text = format!("{} passed, {} failed", tally.passed, tally.failed);
+    if tally.skipped > 0 {
+        let _ = write!(text, ", {} skipped", tally.skipped);
+    }
+    text
 }
 
 fn short_id(id: &str) -> &str {
@@ -188,6 +219,10 @@ impl Reporter for Human {
             Event::Check(check) => {
                 self.stop_spinner();
                 self.check(check);
+            }
+            Event::Skipped(skip) => {
+                self.stop_spinner();
+                self.skipped(skip);
             }
             Event::Note { message } => {
                 self.stop_spinner();
@@ -272,5 +307,76 @@ mod tests {
         assert_eq!(shown(2_600), "3 ms");
         assert_eq!(shown(9_999_000), "9999 ms");
         assert_eq!(shown(12_345_000), "12.3 s");
+    }
+
+    #[test]
+    fn steps_that_did_not_run_are_dimmed_lines_and_each_task_is_counted() {
+        let failed = CheckOutcome {
+            task: "test:lists".into(),
+            ..check("bl RFC 5782", false, 800)
+        };
+        let skip = Skip {
+            task: "test".into(),
+            name: "the image's VALIDATE method passes".into(),
+            reason: "prerequisite test:lists failed at `bl RFC 5782`".into(),
+        };
+        let mut tasks = crate::events::Tallies::new(["test:lists", "test"]);
+        for _ in 0..9 {
+            tasks.passed("test:lists");
+        }
+        tasks.failed("test:lists");
+        tasks.skipped("test");
+        tasks.passed("test");
+        let summary = Summary {
+            task: "test".into(),
+            verdict: Verdict::Failed,
+            counts: tasks.total(),
+            tasks,
+            duration: Duration::from_millis(35),
+            image: None,
+            image_id: None,
+            error: None,
+        };
+        let text = shown(&[
+            Event::Check(&failed),
+            Event::Skipped(&skip),
+            Event::Summary(&summary),
+        ]);
+        assert!(
+            text.contains(
+                "\n○ the image's VALIDATE method passes (skipped: prerequisite test:lists failed at `bl RFC 5782`)\n"
+            ),
+            "{text}"
+        );
+        let tail: Vec<&str> = text.lines().rev().take(3).collect();
+        assert_eq!(
+            tail,
+            [
+                "FAIL test: 10 passed, 1 failed, 1 skipped in 35 ms",
+                "  test        1 passed, 0 failed, 1 skipped",
+                "  test:lists  9 passed, 1 failed",
+            ],
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_single_task_is_one_verdict_line() {
+        let mut tasks = crate::events::Tallies::new(["test:host"]);
+        tasks.passed("test:host");
+        let summary = Summary {
+            task: "test:host".into(),
+            verdict: Verdict::Passed,
+            counts: tasks.total(),
+            tasks,
+            duration: Duration::from_millis(3),
+            image: None,
+            image_id: None,
+            error: None,
+        };
+        assert_eq!(
+            shown(&[Event::Summary(&summary)]),
+            "PASS test:host: 1 passed, 0 failed in 3 ms\n"
+        );
     }
 }
