@@ -2,8 +2,10 @@
 //! between runs: a change to the data is applied by the service's reload action, a change
 //! to `devloop.toml` or the Dockerfile (or a new image) starts a fresh container.
 //!
-//! Runs never overlap. Changes that arrive during a run are collected and make exactly
-//! one more run after it.
+//! Runs never overlap. Changes that arrive during a run are collected and make one more
+//! run after it, once the files have been quiet for the debounce time (at most a second
+//! after the first of them): a burst of saves is a run per second of saving at most, and
+//! the last run always follows the last save.
 
 mod filter;
 
@@ -74,83 +76,77 @@ pub(crate) async fn watch(
     let mut reloaded_at: Option<Instant> = None;
     let mut next = Some(Pending::start());
     let outcome = loop {
-        if let Some(pending) = next.take() {
-            let change = pending.change;
-            let trigger = pending.describe();
-            if change == Change::Reconfigure {
-                // A broken devloop.toml is shown and waited out, not fatal: the user is
-                // in the middle of editing it.
-                match config::load(&job.config_path)
-                    .map_err(AppError::from)
-                    .and_then(|c| plan_for(&c, &job).map(|p| (c, p)))
-                {
-                    Ok((c, p)) => {
-                        config = c;
-                        plan = p;
-                        filter = Filter::new(&config);
-                    }
-                    Err(e) => {
-                        header(&job, &trigger);
-                        eprint!("{}", e.render(console::colors_enabled_stderr()));
-                        next = wait_for_change(&mut events, &filter, &config, &cancel).await;
-                        if next.is_none() {
-                            break Ok(());
-                        }
-                        continue;
-                    }
+        let Some(pending) = next.take() else {
+            break Ok(());
+        };
+        let change = pending.change;
+        let trigger = pending.describe();
+        if change == Change::Reconfigure {
+            // A broken devloop.toml is shown and waited out, not fatal: the user is
+            // in the middle of editing it.
+            match config::load(&job.config_path)
+                .map_err(AppError::from)
+                .and_then(|c| plan_for(&c, &job).map(|p| (c, p)))
+            {
+                Ok((c, p)) => {
+                    config = c;
+                    plan = p;
+                    filter = Filter::new(&config);
+                }
+                Err(e) => {
+                    header(&job, &trigger);
+                    eprint!("{}", e.render(console::colors_enabled_stderr()));
+                    next = wait_for_change(&mut events, &filter, &config, &cancel, None).await;
+                    continue;
                 }
             }
-            header(&job, &trigger);
-            let mut reporters = reporters(&job.options);
-            prepare_service(
-                &config,
-                &pending,
-                &mut service,
-                &mut reloaded_at,
-                &mut reporters,
-            )
-            .await;
-            let session = Session {
-                config: &config,
-                options: &run_options,
-                registry: &registry,
-                cancel: &cancel,
-            };
-            let mut round = run_round(session, &plan, &mut reporters, &mut service).await;
-            if let Some(running) = service.as_mut() {
-                if running.log.is_none() {
-                    running.log = Some(running.guard.follow_logs());
-                }
+        }
+        header(&job, &trigger);
+        let mut reporters = reporters(&job.options);
+        prepare_service(
+            &config,
+            &pending,
+            &mut service,
+            &mut reloaded_at,
+            &mut reporters,
+        )
+        .await;
+        let session = Session {
+            config: &config,
+            options: &run_options,
+            registry: &registry,
+            cancel: &cancel,
+        };
+        let round = run_round(session, &plan, &mut reporters, &mut service).await;
+        if let Some(running) = service.as_mut() {
+            if running.log.is_none() {
+                running.log = Some(running.guard.follow_logs());
             }
-            let failed_to_run = round.error.is_some();
-            if matches!(round.error, Some(AppError::Interrupted(_))) {
-                let image = service.as_ref().map(|s| s.image.clone());
-                round.error = None;
-                let _ = finish_round(&mut reporters, &plan, round, image.as_ref());
-                let _ = reporters.finish();
-                break Ok(());
-            }
+        }
+        let failed_to_run = round.error.is_some();
+        if matches!(round.error, Some(AppError::Interrupted(_))) {
             let image = service.as_ref().map(|s| s.image.clone());
-            let verdict = finish_round(&mut reporters, &plan, round, image.as_ref());
+            let _ = finish_round(&mut reporters, &plan, round, image.as_ref());
             let _ = reporters.finish();
-            if let Err(e) = verdict {
-                eprint!("{}", e.render(console::colors_enabled_stderr()));
-            }
-            if failed_to_run {
-                // The service could not start or died: start afresh on the next change.
-                if let Some(running) = service.take() {
-                    let _ = running.guard.remove().await;
-                }
+            break Ok(());
+        }
+        let image = service.as_ref().map(|s| s.image.clone());
+        let verdict = finish_round(&mut reporters, &plan, round, image.as_ref());
+        let _ = reporters.finish();
+        if let Err(e) = verdict {
+            eprint!("{}", e.render(console::colors_enabled_stderr()));
+        }
+        if failed_to_run {
+            // The service could not start or died: start afresh on the next change.
+            if let Some(running) = service.take() {
+                let _ = running.guard.remove().await;
             }
         }
-        // Changes made during the run are waiting in the channel: they make one more run.
-        next = drain(&mut events, &filter, None);
-        if next.is_none() {
-            next = wait_for_change(&mut events, &filter, &config, &cancel).await;
-            if next.is_none() {
-                break Ok(());
-            }
-        }
+        // Changes saved during the run are waiting in the channel. They open the next
+        // window of changes, which closes once the files are quiet like any other: a run
+        // never follows the last one straight away, so a burst of saves is a few runs.
+        let queued = drain(&mut events, &filter, None);
+        next = wait_for_change(&mut events, &filter, &config, &cancel, queued).await;
     };
     drop(watcher);
     if let Some(running) = service {
@@ -302,16 +298,21 @@ async fn apply_reload(running: &mut Running, spec: &ReloadSpec) -> Result<bool, 
 pub(crate) struct Pending {
     change: Change,
     path: Option<PathBuf>,
+    /// When the first event of it happened: a stream of changes is waited out from here
+    /// for at most MAX_SETTLE.
+    first: Instant,
     /// When the last event of it happened.
     latest: Instant,
 }
 
 impl Pending {
     fn start() -> Pending {
+        let now = Instant::now();
         Pending {
             change: Change::Restart,
             path: None,
-            latest: Instant::now(),
+            first: now,
+            latest: now,
         }
     }
 
@@ -335,6 +336,7 @@ impl Pending {
             None => Pending {
                 change,
                 path: Some(path),
+                first: at,
                 latest: at,
             },
             Some(mut p) => {
@@ -349,6 +351,7 @@ impl Pending {
                     p.path = Some(path);
                 }
                 p.change = p.change.max(change);
+                p.first = p.first.min(at);
                 p.latest = p.latest.max(at);
                 p
             }
@@ -370,28 +373,28 @@ fn drain(
     pending
 }
 
-/// Waits for the first relevant change, then until the files have been quiet for the
-/// debounce time (one save can be several events; quick saves are one run), at most a
-/// second. `None` when the run is cancelled.
+/// Waits for the first relevant change (unless `pending` already holds some), then until
+/// the files have been quiet for the debounce time (one save can be several events; quick
+/// saves are one run), at most MAX_SETTLE after the first change. `None` when the run is
+/// cancelled.
 async fn wait_for_change(
     events: &mut mpsc::UnboundedReceiver<(Instant, PathBuf)>,
     filter: &Filter,
     config: &Config,
     cancel: &Cancel,
+    mut pending: Option<Pending>,
 ) -> Option<Pending> {
     let debounce = config.watch.debounce.map_or(DEFAULT_DEBOUNCE, |d| d.0);
-    let mut pending = None;
     while pending.is_none() {
         let (at, path) = cancel.guard(events.recv()).await.ok()??;
         if let Some((change, relative)) = filter.classify(&path) {
             pending = Some(Pending::add(None, change, relative, at, filter));
         }
     }
-    let first = Instant::now();
     loop {
-        let quiet_until = pending.as_ref().map_or(first, |p| p.latest) + debounce;
-        let give_up = first + MAX_SETTLE;
-        let until = quiet_until.min(give_up);
+        let until = pending
+            .as_ref()
+            .map(|p| (p.latest + debounce).min(p.first + MAX_SETTLE))?;
         if Instant::now() >= until {
             return pending;
         }

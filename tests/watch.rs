@@ -465,3 +465,91 @@ fn bind_applies_a_zone_change_with_rndc_reload_in_the_same_container() {
     watch.stop(libc::SIGINT).code(130);
     project.assert_no_container_left();
 }
+
+/// The check events of the run that reported the last summary so far.
+fn last_run_checks(watch: &Watch) -> Vec<Value> {
+    let events = watch.events();
+    let last = events
+        .iter()
+        .rposition(|e| e["event"] == "summary")
+        .unwrap_or_else(|| panic!("no summary\n{watch}"));
+    let first = events[..last]
+        .iter()
+        .rposition(|e| e["event"] == "summary")
+        .map_or(0, |at| at + 1);
+    events[first..last]
+        .iter()
+        .filter(|e| e["event"] == "check")
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn a_burst_of_saves_gives_a_few_reruns_whatever_the_gap_and_the_last_one_sees_the_last_save() {
+    let _docker = require_docker();
+    let project = Project::rbldnsd();
+    // Gaps well below the debounce, so that each burst is one stream of changes even when
+    // the machine is busy; bursts of 0.5 to 4 s, longer than the settle limit (1 s), so
+    // that runs and saves overlap.
+    const SAVES: usize = 100;
+    const DEBOUNCE: Duration = Duration::from_millis(150);
+    let gaps = [5, 10, 20, 40];
+    for burst in 1..=gaps.len() {
+        add_last_check(
+            &project,
+            &format!("burst {burst}'s last save is served"),
+            &format!("s{SAVES}.burst{burst}.example.senderhost.bl.rbl"),
+        );
+    }
+    project.replace(
+        "devloop.toml",
+        "[watch]\n",
+        &format!("[watch]\ndebounce = \"{}ms\"\n", DEBOUNCE.as_millis()),
+    );
+    let mut watch = Watch::start(&project, &["--format", "json"]);
+    watch.summary(1, FIRST_RUN);
+
+    let mut seen = Vec::new();
+    for (burst, gap) in (1..).zip(gaps) {
+        let before = watch.summaries().len();
+        let started = Instant::now();
+        let mut last_save = started;
+        let mut widest = Duration::ZERO;
+        for save in 1..=SAVES {
+            project.append(
+                "zones/bl",
+                &format!(".s{save}.burst{burst}.example :127.0.0.2:save {save} of burst {burst}\n"),
+            );
+            widest = widest.max(last_save.elapsed());
+            last_save = Instant::now();
+            std::thread::sleep(Duration::from_millis(gap));
+        }
+        let lasted = started.elapsed();
+        watch.summary(before + 1, RERUN);
+        // Longer than the reload's timeout, so a rerun that waits for it is counted too.
+        watch.settle(Duration::from_millis(2500), Duration::from_secs(30));
+        let reruns = watch.summaries().len() - before;
+        // One run per second of saves at most (the settle limit), and one for the tail.
+        let bound = usize::try_from(lasted.as_secs()).unwrap_or(usize::MAX) + 2;
+        seen.push((gap, lasted, reruns));
+        assert!(
+            reruns <= bound,
+            "{SAVES} saves {gap} ms apart ({lasted:?}) gave {reruns} reruns, more than {bound} \
+             (so far: {seen:?}; the widest gap between two saves was {widest:?}, the debounce \
+             {DEBOUNCE:?})\n{watch}"
+        );
+        let served = last_run_checks(&watch)
+            .into_iter()
+            .find(|c| c["name"] == format!("burst {burst}'s last save is served"))
+            .unwrap_or_else(|| panic!("the last run has no check for burst {burst}\n{watch}"));
+        assert_eq!(
+            served["status"], "pass",
+            "the last run should see the last save of burst {burst}: {served}\n{watch}"
+        );
+    }
+    eprintln!("(gap, burst, reruns): {seen:?}");
+    one_running_container(&project, &watch);
+
+    watch.stop(libc::SIGINT).code(130);
+    project.assert_no_container_left();
+}
