@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::ContainerPort;
 use crate::dns::{self, Query, Transport};
-use crate::events::CheckOutcome;
+use crate::events::{CheckOutcome, Reply};
 use crate::plan::{Action, CommandCheck, DnsCheck, HostCommand, PlannedStep};
 use crate::runtime::{ContainerGuard, ExecOutput, ImageInfo};
 use crate::shellwords::{quote, shell_words};
@@ -34,8 +34,9 @@ struct Finding {
 
 pub(crate) async fn run_step(step: &PlannedStep, cx: &Context<'_>) -> CheckOutcome {
     let started = Instant::now();
+    let mut reply = None;
     let finding = match &step.action {
-        Action::Dns(check) => dns_check(check, cx).await,
+        Action::Dns(check) => dns_check(check, cx, &mut reply).await,
         Action::Exec(check) => exec_check(check, cx).await,
         Action::Method { method, check } => method_check(method, check, cx).await,
         Action::Host(command) => host_command(command, cx).await,
@@ -60,6 +61,7 @@ pub(crate) async fn run_step(step: &PlannedStep, cx: &Context<'_>) -> CheckOutco
         got: finding.got,
         command: finding.command,
         log_tail: Vec::new(),
+        reply,
     }
 }
 
@@ -73,7 +75,8 @@ fn unpublished(port: ContainerPort, asked: String) -> Finding {
     }
 }
 
-async fn dns_check(check: &DnsCheck, cx: &Context<'_>) -> Finding {
+/// Sets `reply` when the service was asked.
+async fn dns_check(check: &DnsCheck, cx: &Context<'_>, reply: &mut Option<Reply>) -> Finding {
     let asked = format!("{} {} over {}", check.kind, check.name, check.port);
     let Some(container) = cx.container else {
         return unpublished(check.port, asked);
@@ -108,7 +111,12 @@ async fn dns_check(check: &DnsCheck, cx: &Context<'_>) -> Finding {
         timeout: check.timeout,
     };
     let command = dns::dig_command(&query);
-    match dns::query(&query).await {
+    let answer = dns::query(&query).await;
+    *reply = Some(match &answer {
+        Err(_) => Reply::Silent,
+        Ok(answer) => Reply::from_rcode(&answer.rcode),
+    });
+    match answer {
         Err(e) => Finding {
             passed: false,
             detail: e.to_string(),
@@ -366,6 +374,7 @@ pub(crate) fn log_check(
         got: complaints.join("\n"),
         command: format!("docker logs {container}"),
         log_tail: Vec::new(),
+        reply: None,
     }
 }
 

@@ -2,6 +2,7 @@
 //! service's log, tear down, and report. Cancellation (SIGINT, SIGTERM) is checked at
 //! every wait, so a signal ends the run through the same teardown as a verdict.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Instant;
 
@@ -11,7 +12,7 @@ use crate::checks::{self, Context};
 use crate::config::{Config, MountMode, PullPolicy, Service};
 use crate::construct;
 use crate::error::{AppError, Signal};
-use crate::events::{CheckOutcome, Event, Reporters, Skip, Summary, Tallies, Verdict};
+use crate::events::{CheckOutcome, Event, Reply, Reporters, Skip, Summary, Tallies, Verdict};
 use crate::plan::{Action, Plan, PlannedStep};
 use crate::runtime::{
     ContainerGuard, Engine, ImageInfo, LogBuffer, Owner, Registry, ServiceSpec, ensure_image,
@@ -232,9 +233,14 @@ pub(crate) async fn run_plan(
 pub(crate) struct Round {
     /// How each task's steps came out; every planned step is counted once.
     pub tallies: Tallies,
+    /// How the service met each DNS check that ran.
+    pub replies: Replies,
     pub error: Option<AppError>,
     started: Instant,
 }
+
+/// How the service met each DNS check of a round, by task and check name.
+pub(crate) type Replies = BTreeMap<(String, String), Reply>;
 
 impl Round {
     pub(crate) fn failed(&self) -> bool {
@@ -258,6 +264,7 @@ pub(crate) async fn run_round(
                 .chain([plan.task.as_str()]),
         ),
         reported: 0,
+        replies: Replies::new(),
     };
     let outcome = run_steps(session, plan, reporters, service, &mut progress).await;
     let stopped = match &outcome {
@@ -294,7 +301,7 @@ pub(crate) async fn run_round(
                     complaints,
                     check_started.elapsed(),
                 );
-                record(reporters, &check, &mut progress.tallies);
+                record(reporters, &check, &mut progress);
             }
             _ => {
                 let reason = stopped.as_deref().unwrap_or("the service did not run");
@@ -310,6 +317,7 @@ pub(crate) async fn run_round(
     }
     Round {
         tallies: progress.tallies,
+        replies: progress.replies,
         error: outcome.err(),
         started,
     }
@@ -343,6 +351,7 @@ pub(crate) fn finish_round(
 struct Progress {
     tallies: Tallies,
     reported: usize,
+    replies: Replies,
 }
 
 /// Why the steps after some point did not run, though nothing went wrong.
@@ -405,7 +414,7 @@ async fn run_steps(
         if let Action::Construct { write } = step.action {
             let outcome = construct_step(config, step, write)?;
             progress.reported += 1;
-            if !record(reporters, &outcome, &mut progress.tallies) {
+            if !record(reporters, &outcome, progress) {
                 return Ok(Some(stop_after(step, options.fail_fast)));
             }
             continue;
@@ -444,7 +453,7 @@ async fn run_steps(
         let mut stop = None;
         for (step, outcome) in batch.iter().zip(&outcomes) {
             progress.reported += 1;
-            let passed_now = record(reporters, outcome, &mut progress.tallies);
+            let passed_now = record(reporters, outcome, progress);
             // After a failed prerequisite or a stale construct, what follows would test
             // something other than what the user has: stop.
             if !passed_now && stop.is_none() && (step.gate || options.fail_fast) {
@@ -472,11 +481,16 @@ fn stop_after(step: &PlannedStep, fail_fast: bool) -> Stop {
 }
 
 /// Counts and reports one outcome; whether it passed.
-fn record(reporters: &mut Reporters, outcome: &CheckOutcome, tallies: &mut Tallies) -> bool {
+fn record(reporters: &mut Reporters, outcome: &CheckOutcome, progress: &mut Progress) -> bool {
     if outcome.passed {
-        tallies.passed(&outcome.task);
+        progress.tallies.passed(&outcome.task);
     } else {
-        tallies.failed(&outcome.task);
+        progress.tallies.failed(&outcome.task);
+    }
+    if let Some(reply) = outcome.reply {
+        progress
+            .replies
+            .insert((outcome.task.clone(), outcome.name.clone()), reply);
     }
     reporters.emit(Event::Check(outcome));
     outcome.passed
@@ -558,6 +572,7 @@ fn construct_step(
         }
         .to_owned(),
         log_tail: Vec::new(),
+        reply: None,
     })
 }
 

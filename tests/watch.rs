@@ -553,3 +553,199 @@ fn a_burst_of_saves_gives_a_few_reruns_whatever_the_gap_and_the_last_one_sees_th
     watch.stop(libc::SIGINT).code(130);
     project.assert_no_container_left();
 }
+
+/// The notes devloop wrote so far.
+fn notes(watch: &Watch) -> Vec<String> {
+    watch
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "note")
+        .map(|e| e["message"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// Removes `zones` and puts a copy of it back at once, as a restore from a backup or a
+/// `git checkout` of a deleted directory does.
+fn remove_and_restore_zones(project: &Project) {
+    let backup = tempfile::tempdir().expect("tempdir");
+    common::copy_tree(&project.file("zones"), backup.path());
+    std::fs::remove_dir_all(project.file("zones")).expect("rm -rf zones");
+    std::fs::create_dir(project.file("zones")).expect("mkdir zones");
+    common::copy_tree(backup.path(), &project.file("zones"));
+}
+
+#[test]
+fn zones_removed_and_restored_are_served_by_a_fresh_container_then_reloaded_as_before() {
+    let _docker = require_docker();
+    let project = Project::rbldnsd();
+    let original = project.read("zones/bl");
+    let mut watch = Watch::start(&project, &["--format", "json"]);
+    let first = watch.summary(1, FIRST_RUN);
+    assert_eq!(first["status"], "pass", "{first}\n{watch}");
+    let before = one_running_container(&project, &watch);
+
+    // rbldnsd is chrooted in zones: a reload would read the deleted directory.
+    remove_and_restore_zones(&project);
+    let restored = watch.summary(2, FIRST_RUN);
+    assert_eq!(
+        (restored["status"].as_str(), count(&restored, "failed")),
+        (Some("pass"), 0),
+        "the restored zones should be served\n{watch}"
+    );
+    assert!(
+        notes(&watch)
+            .iter()
+            .any(|n| n.starts_with("zones/ was removed or replaced")),
+        "a note should say why the container was replaced\n{watch}"
+    );
+    let fresh = one_running_container(&project, &watch);
+    assert_ne!(fresh, before, "a fresh container\n{watch}");
+
+    // Later saves are reloads of the fresh container again, and they take effect.
+    project.replace(
+        "zones/bl",
+        ".mailingliststart.com :127.0.0.2:Excessive spam from this host\n",
+        "",
+    );
+    let flipped = watch.summary(3, RERUN);
+    assert!(count(&flipped, "failed") > 0, "{flipped}\n{watch}");
+    assert_eq!(watch.last_check(BLACKLISTED)["got"], "NXDOMAIN", "{watch}");
+    project.write("zones/bl", &original);
+    let back = watch.summary(4, RERUN);
+    assert_eq!(back["status"], "pass", "{back}\n{watch}");
+    assert_eq!(one_running_container(&project, &watch), fresh);
+
+    // Removed and not restored: the service cannot start without it, which is the
+    // verdict; once it is back, so is the service.
+    std::fs::remove_dir_all(project.file("zones")).expect("rm -rf zones");
+    let gone = watch.summary(5, FIRST_RUN);
+    assert_eq!(gone["status"], "error", "{gone}\n{watch}");
+    remove_and_restore_zones_from(&project, &original);
+    let again = watch.summary(6, FIRST_RUN);
+    assert_eq!(again["status"], "pass", "{again}\n{watch}");
+    assert_eq!(project.containers_created().len(), 4, "{watch}");
+
+    watch.stop(libc::SIGINT).code(130);
+    project.assert_no_container_left();
+}
+
+/// Puts `zones` back (world-readable, as a checkout is) with `bl` as given and the
+/// example's `wl`.
+fn remove_and_restore_zones_from(project: &Project, bl: &str) {
+    let wl = std::fs::read_to_string(common::repo_root().join("examples/rbldnsd/zones/wl"))
+        .expect("the example's wl");
+    let staged = tempfile::tempdir_in(project.path()).expect("tempdir");
+    std::fs::write(staged.path().join("bl"), bl).expect("write bl");
+    std::fs::write(staged.path().join("wl"), wl).expect("write wl");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(staged.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let staged = staged.keep();
+    std::fs::rename(&staged, project.file("zones")).expect("rename into place");
+}
+
+#[test]
+fn a_reload_that_leaves_names_unanswered_is_not_a_verdict_a_fresh_container_gives_it() {
+    let _docker = require_docker();
+    let project = Project::rbldnsd();
+    let mut watch = Watch::start(&project, &["--format", "json"]);
+    let first = watch.summary(1, FIRST_RUN);
+    assert_eq!(first["status"], "pass", "{first}\n{watch}");
+    let before = one_running_container(&project, &watch);
+
+    // An editor under umask 077 saves bl: rbldnsd (user rbldns) reloads, cannot read it
+    // and stops serving the black list: SERVFAIL where it answered a moment ago.
+    let staged = project.file("zones/.bl.new");
+    let mut bl = project.read("zones/bl");
+    bl.push_str(".perm.example :127.0.0.2:saved under umask 077\n");
+    std::fs::write(&staged, bl).expect("write");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    std::fs::rename(&staged, project.file("zones/bl")).expect("rename over bl");
+
+    let verdict = watch.summary(2, FIRST_RUN);
+    let notes = notes(&watch);
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("after the reload the service failed ")
+                && n.contains("SERVFAIL or REFUSED")
+                && n.ends_with("starting a fresh container and running again")),
+        "a note should say why the verdict comes from a fresh container: {notes:?}\n{watch}"
+    );
+    // The reloaded container's answers are not reported; the fresh container's verdict
+    // is: rbldnsd refuses to start on a zone it cannot read.
+    assert_eq!(watch.summaries().len(), 2, "{watch}");
+    let created = project.containers_created();
+    assert_eq!(created.len(), 2, "a fresh container\n{watch}");
+    assert_eq!(
+        (verdict["status"].as_str(), count(&verdict, "failed")),
+        (Some("error"), 0),
+        "{verdict}\n{watch}"
+    );
+    assert!(
+        watch
+            .run
+            .stderr_so_far()
+            .contains("unable to open file: Permission denied"),
+        "the fresh container's log says why\n{watch}"
+    );
+    assert!(
+        last_run_checks(&watch)
+            .iter()
+            .all(|c| c["status"] == "skip"),
+        "no check of the reloaded container is reported\n{watch}"
+    );
+
+    std::fs::set_permissions(
+        project.file("zones/bl"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .expect("chmod");
+    let fixed = watch.summary(3, FIRST_RUN);
+    assert_eq!(fixed["status"], "pass", "{fixed}\n{watch}");
+    assert_ne!(one_running_container(&project, &watch), before);
+
+    watch.stop(libc::SIGINT).code(130);
+    project.assert_no_container_left();
+}
+
+#[test]
+fn a_project_directory_replaced_whole_is_watched_and_served_anew() {
+    let _docker = require_docker();
+    let project = Project::rbldnsd_at("checkout");
+    let mut watch = Watch::start(&project, &["--format", "json"]);
+    let first = watch.summary(1, FIRST_RUN);
+    assert_eq!(first["status"], "pass", "{first}\n{watch}");
+    let before = one_running_container(&project, &watch);
+
+    // As a fresh clone or a restore from a backup does: the old tree moves away, a copy
+    // takes its place. Nothing in the new one is watched yet, and the container mounts
+    // the old one.
+    let root = project.path().to_path_buf();
+    let old = root.with_file_name("checkout.old");
+    std::fs::rename(&root, &old).expect("move the project away");
+    std::fs::create_dir(&root).expect("mkdir");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    common::copy_tree(&old, &root);
+
+    let anew = watch.summary(2, FIRST_RUN);
+    assert_eq!(anew["status"], "pass", "{anew}\n{watch}");
+    let fresh = one_running_container(&project, &watch);
+    assert_ne!(fresh, before, "a container of the new tree\n{watch}");
+    let mounted = project.inspect(&fresh)["Mounts"][0]["Source"].clone();
+    assert_eq!(mounted, root.to_str().expect("utf-8"), "{watch}");
+
+    // A save in the new tree is seen, and served.
+    project.replace(
+        "zones/bl",
+        ".mailingliststart.com :127.0.0.2:Excessive spam from this host\n",
+        "",
+    );
+    let flipped = watch.summary(3, RERUN);
+    assert!(count(&flipped, "failed") > 0, "{flipped}\n{watch}");
+    assert_eq!(one_running_container(&project, &watch), fresh);
+
+    watch.stop(libc::SIGINT).code(130);
+    project.assert_no_container_left();
+}

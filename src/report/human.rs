@@ -285,6 +285,7 @@ mod tests {
             got: "NXDOMAIN".into(),
             command: "dig x.bl".into(),
             log_tail: Vec::new(),
+            reply: None,
         }
     }
 

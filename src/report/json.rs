@@ -123,6 +123,7 @@ mod tests {
             got: "NXDOMAIN".into(),
             command: "dig ...".into(),
             log_tail: vec!["line".into()],
+            reply: None,
         };
         let skip = Skip {
             task: "test".into(),

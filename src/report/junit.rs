@@ -235,6 +235,7 @@ mod tests {
             got: "x. 2100 IN A 127.0.0.2".into(),
             command: String::new(),
             log_tail: vec![],
+            reply: None,
         };
         junit.report(&Event::Check(&check));
         let quick = CheckOutcome {
@@ -289,6 +290,7 @@ mod tests {
             got: String::new(),
             command: String::new(),
             log_tail: vec![],
+            reply: None,
         }
     }
 
