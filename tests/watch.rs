@@ -564,14 +564,20 @@ fn notes(watch: &Watch) -> Vec<String> {
         .collect()
 }
 
-/// Removes `zones` and puts a copy of it back at once, as a restore from a backup or a
-/// `git checkout` of a deleted directory does.
-fn remove_and_restore_zones(project: &Project) {
-    let backup = tempfile::tempdir().expect("tempdir");
-    common::copy_tree(&project.file("zones"), backup.path());
-    std::fs::remove_dir_all(project.file("zones")).expect("rm -rf zones");
-    std::fs::create_dir(project.file("zones")).expect("mkdir zones");
-    common::copy_tree(backup.path(), &project.file("zones"));
+/// Puts `zones` back as a restore from a backup or a `git checkout` of a deleted
+/// directory does (world-readable, as a checkout is), with `bl` as given and the example's
+/// `wl`. The copy is made beside it and renamed into place, so that no run can see it
+/// half-copied.
+fn restore_zones(project: &Project, bl: &str) {
+    let wl = std::fs::read_to_string(common::repo_root().join("examples/rbldnsd/zones/wl"))
+        .expect("the example's wl");
+    let staged = tempfile::tempdir_in(project.path()).expect("tempdir");
+    std::fs::write(staged.path().join("bl"), bl).expect("write bl");
+    std::fs::write(staged.path().join("wl"), wl).expect("write wl");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(staged.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let staged = staged.keep();
+    std::fs::rename(&staged, project.file("zones")).expect("rename into place");
 }
 
 #[test]
@@ -579,13 +585,22 @@ fn zones_removed_and_restored_are_served_by_a_fresh_container_then_reloaded_as_b
     let _docker = require_docker();
     let project = Project::rbldnsd();
     let original = project.read("zones/bl");
+    // On a busy machine the test can be put aside between two of the removals for longer
+    // than the default debounce, and a run would see a tree half removed (which the check
+    // of the answers after a reload then catches, another test's subject).
+    project.replace(
+        "devloop.toml",
+        "[watch]\n",
+        "[watch]\ndebounce = \"300ms\"\n",
+    );
     let mut watch = Watch::start(&project, &["--format", "json"]);
     let first = watch.summary(1, FIRST_RUN);
     assert_eq!(first["status"], "pass", "{first}\n{watch}");
     let before = one_running_container(&project, &watch);
 
     // rbldnsd is chrooted in zones: a reload would read the deleted directory.
-    remove_and_restore_zones(&project);
+    std::fs::remove_dir_all(project.file("zones")).expect("rm -rf zones");
+    restore_zones(&project, &original);
     let restored = watch.summary(2, FIRST_RUN);
     assert_eq!(
         (restored["status"].as_str(), count(&restored, "failed")),
@@ -620,27 +635,13 @@ fn zones_removed_and_restored_are_served_by_a_fresh_container_then_reloaded_as_b
     std::fs::remove_dir_all(project.file("zones")).expect("rm -rf zones");
     let gone = watch.summary(5, FIRST_RUN);
     assert_eq!(gone["status"], "error", "{gone}\n{watch}");
-    remove_and_restore_zones_from(&project, &original);
+    restore_zones(&project, &original);
     let again = watch.summary(6, FIRST_RUN);
     assert_eq!(again["status"], "pass", "{again}\n{watch}");
     assert_eq!(project.containers_created().len(), 4, "{watch}");
 
     watch.stop(libc::SIGINT).code(130);
     project.assert_no_container_left();
-}
-
-/// Puts `zones` back (world-readable, as a checkout is) with `bl` as given and the
-/// example's `wl`.
-fn remove_and_restore_zones_from(project: &Project, bl: &str) {
-    let wl = std::fs::read_to_string(common::repo_root().join("examples/rbldnsd/zones/wl"))
-        .expect("the example's wl");
-    let staged = tempfile::tempdir_in(project.path()).expect("tempdir");
-    std::fs::write(staged.path().join("bl"), bl).expect("write bl");
-    std::fs::write(staged.path().join("wl"), wl).expect("write wl");
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(staged.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let staged = staged.keep();
-    std::fs::rename(&staged, project.file("zones")).expect("rename into place");
 }
 
 #[test]
@@ -723,11 +724,13 @@ fn a_project_directory_replaced_whole_is_watched_and_served_anew() {
     // the old one.
     let root = project.path().to_path_buf();
     let old = root.with_file_name("checkout.old");
-    std::fs::rename(&root, &old).expect("move the project away");
-    std::fs::create_dir(&root).expect("mkdir");
+    let new = root.with_file_name("checkout.new");
+    std::fs::create_dir(&new).expect("mkdir");
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    common::copy_tree(&old, &root);
+    std::fs::set_permissions(&new, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    common::copy_tree(&root, &new);
+    std::fs::rename(&root, &old).expect("move the project away");
+    std::fs::rename(&new, &root).expect("move the copy into place");
 
     let anew = watch.summary(2, FIRST_RUN);
     assert_eq!(anew["status"], "pass", "{anew}\n{watch}");
