@@ -245,7 +245,7 @@ fn watch_tree(
 /// nothing in the new one sends an event, so watch looks now and then.
 struct Root {
     path: PathBuf,
-    was: Option<(u64, u64)>,
+    was: Option<dirs::Identity>,
 }
 
 /// How often watch looks whether the project directory was replaced, while idle.

@@ -21,7 +21,7 @@ const MOST: usize = 10_000;
 /// A directory's identity: device and inode. A removed directory's inode number can be
 /// given to the next new one, but only once nothing holds the old one any more, and then
 /// nothing in the container can be reading the old one either.
-type Identity = (u64, u64);
+pub(crate) type Identity = (u64, u64);
 
 pub(crate) struct Directories {
     root: PathBuf,
