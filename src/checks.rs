@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::ContainerPort;
 use crate::dns::{self, Query, Transport};
-use crate::events::CheckOutcome;
+use crate::events::{CheckOutcome, Reply};
 use crate::host_process::ProcessGroup;
 use crate::plan::{Action, CommandCheck, DnsCheck, HostCommand, PlannedStep};
 use crate::runtime::{ContainerGuard, ExecOutput, ImageInfo, RuntimeError};
@@ -35,8 +35,9 @@ struct Finding {
 
 pub(crate) async fn run_step(step: &PlannedStep, cx: &Context<'_>) -> CheckOutcome {
     let started = Instant::now();
+    let mut reply = None;
     let finding = match &step.action {
-        Action::Dns(check) => dns_check(check, cx).await,
+        Action::Dns(check) => dns_check(check, cx, &mut reply).await,
         Action::Exec(check) => exec_check(check, cx).await,
         Action::Method { method, check } => method_check(method, check, cx).await,
         Action::Host(command) => host_command(command, cx).await,
@@ -61,6 +62,7 @@ pub(crate) async fn run_step(step: &PlannedStep, cx: &Context<'_>) -> CheckOutco
         got: finding.got,
         command: finding.command,
         log_tail: Vec::new(),
+        reply,
     }
 }
 
@@ -74,7 +76,8 @@ fn unpublished(port: ContainerPort, asked: String) -> Finding {
     }
 }
 
-async fn dns_check(check: &DnsCheck, cx: &Context<'_>) -> Finding {
+/// Sets `reply` when the service was asked.
+async fn dns_check(check: &DnsCheck, cx: &Context<'_>, reply: &mut Option<Reply>) -> Finding {
     let asked = format!("{} {} over {}", check.kind, check.name, check.port);
     let Some(container) = cx.container else {
         return unpublished(check.port, asked);
@@ -109,7 +112,12 @@ async fn dns_check(check: &DnsCheck, cx: &Context<'_>) -> Finding {
         timeout: check.timeout,
     };
     let command = dns::dig_command(&query);
-    match dns::query(&query).await {
+    let answer = dns::query(&query).await;
+    *reply = Some(match &answer {
+        Err(_) => Reply::Silent,
+        Ok(answer) => Reply::from_rcode(&answer.rcode),
+    });
+    match answer {
         Err(e) => Finding {
             passed: false,
             detail: e.to_string(),
@@ -404,6 +412,9 @@ pub(crate) fn log_complaints(
         .collect())
 }
 
+/// The name the `service.fail_on_log` check is reported under.
+pub(crate) const LOG_CHECK: &str = "service log";
+
 /// The `service log` check: no complaints passes; complaints, or a log that could not be
 /// read (nothing is known about it then), fail.
 pub(crate) fn log_check(
@@ -435,7 +446,7 @@ pub(crate) fn log_check(
     };
     CheckOutcome {
         task: task.to_owned(),
-        name: "service log".to_owned(),
+        name: LOG_CHECK.to_owned(),
         passed,
         duration,
         detail,
@@ -443,6 +454,7 @@ pub(crate) fn log_check(
         got,
         command: format!("docker logs {container}"),
         log_tail: Vec::new(),
+        reply: None,
     }
 }
 
