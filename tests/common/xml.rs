@@ -22,11 +22,12 @@ impl Element {
         out
     }
 
+    #[track_caller]
     pub fn attribute(&self, name: &str) -> &str {
-        self.attributes
-            .get(name)
-            .map(String::as_str)
-            .unwrap_or_else(|| panic!("<{}> has no attribute {name}", self.name))
+        match self.attributes.get(name) {
+            Some(value) => value,
+            None => panic!("<{}> has no attribute {name}", self.name),
+        }
     }
 }
 

@@ -13,6 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 pub use crate::common::RBLDNSD_IMAGE;
+use crate::common::{copy_tree, flock, lines, repo_root, unique_name};
 
 /// The second engine's endpoint (see scripts/second-engine).
 pub const ENGINE2_DEFAULT: &str = "unix:///run/devloop-engine2/docker.sock";
@@ -101,29 +102,13 @@ impl Engine {
     /// Sole use of this engine, across every test process and work tree on the machine
     /// (the engines are the machine's): an exclusive `flock` on a file named after it.
     pub fn lease(&self) -> std::fs::File {
-        use std::os::fd::AsRawFd;
         let name: String = self
             .host
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
             .collect();
         let path = std::env::temp_dir().join(format!("devloop-tests-{name}.lock"));
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
-        // SAFETY: flock on a descriptor this function owns; no memory is involved.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
-        assert_eq!(
-            rc,
-            0,
-            "flock {}: {}",
-            path.display(),
-            std::io::Error::last_os_error()
-        );
-        file
+        flock(&path, libc::LOCK_EX)
     }
 
     /// The process ID of this engine's dockerd, from its pid file (`--pidfile` of
@@ -160,12 +145,11 @@ impl Engine {
     /// The names of the containers of `project` on this engine.
     pub fn project_containers(&self, project: &str) -> Vec<String> {
         let label = format!("label=devloop.project={project}");
-        self.docker_out(&["ps", "-a", "--filter", &label, "--format", "{{.Names}}"])
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned)
-            .filter(|l| !l.is_empty())
-            .collect()
+        lines(
+            &self
+                .docker_out(&["ps", "-a", "--filter", &label, "--format", "{{.Names}}"])
+                .unwrap_or_default(),
+        )
     }
 
     /// Removes whatever `project` left on this engine (a failed test's leftovers).
@@ -516,7 +500,7 @@ impl Drop for Image {
 
 /// A name unique to this test and process, for containers, images and labels.
 pub fn unique(prefix: &str) -> String {
-    crate::common::unique_name(prefix, 40)
+    unique_name(prefix, 40)
 }
 
 /// A copy of the rbldnsd example, world-readable (the daemon runs as its own user).
@@ -527,13 +511,7 @@ pub fn example_copy() -> tempfile::TempDir {
         .tempdir()
         .expect("tempdir");
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let status = Command::new("cp")
-        .arg("-a")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rbldnsd/."))
-        .arg(dir.path())
-        .status()
-        .expect("cp");
-    assert!(status.success(), "copying the example failed");
+    copy_tree(&repo_root().join("examples/rbldnsd"), dir.path());
     dir
 }
 

@@ -27,13 +27,13 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub use crate::common::{RBLDNSD_IMAGE, repo_root, require_images as require_docker};
-use crate::common::{WorkTree, copy_tree, docker, now, unique_name};
+use crate::common::{WorkTree, containers_created, copy_tree, docker, lines, now, unique_name};
 
 /// How long one command (a commit runs the hook, which runs a container) may take.
 const DEADLINE: Duration = Duration::from_secs(120);
 
 pub fn devloop_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_devloop"))
+    PathBuf::from(crate::common::devloop_bin())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -378,15 +378,12 @@ impl GitRepo {
             &label,
         ])
         .expect("docker ps");
-        out.lines()
-            .map(str::to_owned)
-            .filter(|l| !l.is_empty())
-            .collect()
+        lines(&out)
     }
 
     /// The containers the engine created for this project so far, removed or not.
     pub fn containers_created(&self) -> Vec<String> {
-        crate::common::containers_created(&self.name, self.since)
+        containers_created(&self.name, self.since)
     }
 
     /// Every Docker test ends here.
