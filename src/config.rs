@@ -483,6 +483,11 @@ impl TryFrom<String> for DurationSpec {
     }
 }
 
+/// The longest duration accepted anywhere in the file: a day. Nothing devloop waits for
+/// takes longer, so a longer one is a slip (a unit forgotten, digits doubled), and
+/// deadlines computed from an accepted one cannot overflow.
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let split = s
         .find(|c: char| !c.is_ascii_digit() && c != '.')
@@ -501,7 +506,16 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
             ));
         }
     };
-    Ok(Duration::from_secs_f64(seconds))
+    let too_long = || {
+        format!(
+            "`{s}` is too long: the longest duration accepted is {}s (24 hours, 1440m)",
+            MAX_DURATION.as_secs()
+        )
+    };
+    match Duration::try_from_secs_f64(seconds) {
+        Ok(duration) if duration <= MAX_DURATION => Ok(duration),
+        _ => Err(too_long()),
+    }
 }
 
 /// A regular expression, compiled while parsing.
@@ -1170,6 +1184,30 @@ steps = [
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
         assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn durations_longer_than_a_day_are_refused_not_overflowed() {
+        assert_eq!(parse_duration("86400s"), Ok(MAX_DURATION));
+        assert_eq!(parse_duration("1440m"), Ok(MAX_DURATION));
+        for long in [
+            "86400.001s",
+            "1441m",
+            "10000000000000000000s",
+            "99999999999999999999999s",
+            "99999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999ms",
+        ] {
+            let message = parse_duration(long).expect_err(long);
+            assert!(
+                message.contains("the longest duration accepted is 86400s"),
+                "{message}"
+            );
+        }
+        // In the file, the error is the value's, at its line and column.
+        let text = RBL.replace("timeout = \"5s\"", "timeout = \"99999999999999999999999s\"");
+        let (line, column, message, _) = error_at(&text);
+        assert_eq!((line, column), (5, 62));
+        assert!(message.contains("too long"), "{message}");
     }
 
     #[test]
