@@ -32,6 +32,7 @@ mod inspect;
 mod lifecycle;
 mod metadata;
 mod parity;
+mod paths;
 mod plan;
 mod report;
 mod run;
