@@ -25,6 +25,8 @@ mod events;
 mod exit;
 mod fleet;
 mod fsutil;
+#[cfg(test)]
+mod fuzz;
 mod git;
 mod hook;
 mod init;
