@@ -11,7 +11,8 @@
 //! Image metadata and lifecycle: `build` stamps the labels `metadata` defines, `inspect`
 //! reads them for an image and its ancestors, `lifecycle` runs a container's methods in
 //! place and `fleet` rolls them over several engines; `parity` pins a run to the image a
-//! running container uses.
+//! running container uses. `paths` keeps every path of the config inside the project and
+//! is the one pattern dialect of `[watch]`, `[hook]` and `each`.
 
 mod app;
 mod build;
