@@ -139,6 +139,17 @@ pub(crate) struct Service {
     pub fail_on_log: Vec<Pattern>,
 }
 
+impl Service {
+    /// The container port a DNS step asks: its own `port`, else the readiness probe's,
+    /// else the first UDP port, else the first port.
+    pub(crate) fn dns_port(&self, asked: Option<ContainerPort>) -> Option<ContainerPort> {
+        asked
+            .or_else(|| self.ready.as_ref().and_then(|r| r.get_ref().dns))
+            .or_else(|| self.ports.iter().copied().find(|p| p.udp))
+            .or_else(|| self.ports.first().copied())
+    }
+}
+
 fn default_mount() -> String {
     "/service".to_owned()
 }
@@ -1397,6 +1408,38 @@ fn check_ports(
             ));
         }
     }
+    if matches!(spec.kind(), "dns" | "rbl" | "rfc5782") {
+        let Some(port) = service.dns_port(spec.port) else {
+            return Err(value_error(
+                &[],
+                format!(
+                    "a `{}` step needs a port to ask, and the service publishes none",
+                    spec.kind()
+                ),
+                Some("set `ports` on the service, or `port` on the step".into()),
+            ));
+        };
+        // `tcp = true` asks over TCP only, `tcp = false` over UDP only: that protocol's
+        // port must be published too.
+        if let Some(tcp) = spec.tcp {
+            let wanted = ContainerPort {
+                port: port.port,
+                udp: !tcp,
+            };
+            if !service.ports.contains(&wanted) {
+                return Err(value_error(
+                    &[name("tcp")],
+                    format!(
+                        "`tcp = {tcp}` asks over {}, and the service does not publish {wanted} ({ports})",
+                        wanted.proto().to_uppercase()
+                    ),
+                    Some(format!(
+                        "add \"{wanted}\" to the service's ports, or leave `tcp` out"
+                    )),
+                ));
+            }
+        }
+    }
     let mut texts: Vec<(Vec<Key>, &str)> = Vec::new();
     if let Some(script) = &spec.sh {
         texts.push((vec![name("sh")], script));
@@ -1995,6 +2038,28 @@ steps = [
         // In a named check too.
         let text = format!("{RBL}\n[check.tcp]\ndns = \"x.bl.rbl\"\nport = \"53\"\n");
         refused_at(&text, "\"53\"\n", "asks 53/tcp");
+    }
+
+    #[test]
+    fn a_protocol_the_service_does_not_publish_is_refused() {
+        let text = RBL.replace(
+            "type = \"A\", expect = [\"127.0.0.2\"] }",
+            "type = \"A\", tcp = true, expect = [\"127.0.0.2\"] }",
+        );
+        refused_at(
+            &text,
+            "true, expect",
+            "`tcp = true` asks over TCP, and the service does not publish 5301/tcp",
+        );
+        let text = RBL.replace("ports = [\"5301/udp\"]", "ports = []").replace(
+            "ready = { dns = \"5301/udp\", name = \"ready.bl.rbl\", timeout = \"5s\" }",
+            "ready = { log = \"up\" }",
+        );
+        refused_at(
+            &text,
+            "{ name = \"black list\"",
+            "needs a port to ask, and the service publishes none",
+        );
     }
 
     #[test]

@@ -623,20 +623,13 @@ fn transport(step: &StepSpec) -> Transport {
 /// The container port a DNS step asks: its own, the readiness probe's, or the service's
 /// first UDP port.
 fn dns_port(config: &Config, step: &StepSpec) -> Result<ContainerPort, String> {
-    if let Some(port) = step.port {
-        return Ok(port);
-    }
     let service = config
         .service
         .as_ref()
         .ok_or("a DNS check needs a [service]")?;
-    let from_ready = service.ready.as_ref().and_then(|r| r.get_ref().dns);
-    from_ready
-        .or_else(|| service.ports.iter().copied().find(|p| p.udp))
-        .or_else(|| service.ports.first().copied())
-        .ok_or_else(|| {
-            "no port to ask: set `port` on the step or `ports` on the service".to_owned()
-        })
+    service.dns_port(step.port).ok_or_else(|| {
+        "no port to ask: set `port` on the step or `ports` on the service".to_owned()
+    })
 }
 
 fn expectations(step: &StepSpec) -> Result<Vec<Expectation>, PlanError> {

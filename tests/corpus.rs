@@ -123,6 +123,7 @@ const CONFIG: &[Case] = &[
     case("an argument pasted into sh", &[Append("[task.x]\nargs = [{ name = \"host\" }]\nsteps = [{ sh = \"dig {host}\" }]\n")], LIST, 2, "would paste a task argument into shell text"),
     case("an argument pasted into sh -c", &[Append("[task.x]\nargs = [{ name = \"host\" }]\nsteps = [{ run = [\"bash\", \"-ec\", \"dig {host}\"] }]\n")], LIST, 2, "would paste a task argument into shell text"),
     case("a step port the service does not publish", &[Append("[task.x]\nsteps = [{ dns = \"a.bl.rbl\", port = \"5302/udp\" }]\n")], LIST, 2, "the step asks 5302/udp, which the service does not publish"),
+    case("TCP asked of a UDP-only service", &[Append("[task.x]\nsteps = [{ dns = \"a.bl.rbl\", tcp = true }]\n")], LIST, 2, "`tcp = true` asks over TCP, and the service does not publish 5301/tcp"),
     case("a port variable of an unpublished port", &[Append("[task.x]\nsteps = [{ sh = \"dig -p $DEVLOOP_PORT_5302_UDP @127.0.0.1 a\" }]\n")], LIST, 2, "`DEVLOOP_PORT_5302_UDP` names 5302/udp, which the service does not publish"),
     case("a port variable of no protocol", &[Append("[task.x]\nsteps = [{ sh = \"echo $DEVLOOP_PORT_5301_SCTP\" }]\n")], LIST, 2, "is no port variable"),
     case("a task name with a space", &[Append("[task.\"test host\"]\nsteps = []\n")], LIST, 2, "is not a task name"),
