@@ -3,8 +3,7 @@
 //! arbitrary bytes and the shipped configs (examples and templates) mutated.
 //!
 //! `DEVLOOP_FUZZ_CASES` sets the number of cases of each property. The default, 2 000,
-//! keeps `cargo test --lib` quick while working; `scripts/test` runs 100 000 of each
-//! (about 90 s of a debug build on two cores, both properties at once).
+//! keeps `cargo test --lib` quick while working; `scripts/test` runs 100 000 of each.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -329,25 +328,23 @@ fn every_shipped_config_loads_and_plans() {
     }
 }
 
+/// One test for both properties, one after the other: a long run keeps to one core, and
+/// the unit tests beside it (some with tight timeouts) keep the other.
 #[test]
-fn arbitrary_bytes_never_panic() {
-    let result = runner().run(&proptest::collection::vec(any::<u8>(), 0..512), |bytes| {
+fn arbitrary_bytes_and_mutated_shipped_configs_never_panic() {
+    let bytes = runner().run(&proptest::collection::vec(any::<u8>(), 0..512), |bytes| {
         load_and_plan(String::from_utf8_lossy(&bytes).into_owned());
         Ok(())
     });
-    if let Err(e) = result {
-        panic!("{e}");
+    if let Err(e) = bytes {
+        panic!("arbitrary bytes: {e}");
     }
-}
-
-#[test]
-fn mutated_shipped_configs_never_panic() {
     let strategy = (0..SEEDS.len(), proptest::collection::vec(mutation(), 1..6));
-    let result = runner().run(&strategy, |(seed, mutations)| {
+    let mutated = runner().run(&strategy, |(seed, mutations)| {
         load_and_plan(apply(SEEDS[seed], &mutations));
         Ok(())
     });
-    if let Err(e) = result {
-        panic!("{e}");
+    if let Err(e) = mutated {
+        panic!("a mutated shipped config: {e}");
     }
 }

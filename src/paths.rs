@@ -137,6 +137,9 @@ pub(crate) struct PathSet {
     matcher: Gitignore,
     /// `.` (or `./`) is the whole project, which gitignore has no line for.
     everything: bool,
+    /// Where a walk for the selected files can start: the literal directories the
+    /// patterns are anchored in (`zones` for `zones/*.zone`); `None` for the whole tree.
+    walk_from: Option<Vec<PathBuf>>,
 }
 
 /// A pattern that is not one, and why.
@@ -162,6 +165,7 @@ impl PathSet {
         PathSet {
             matcher: Gitignore::empty(),
             everything: true,
+            walk_from: None,
         }
     }
 
@@ -169,6 +173,7 @@ impl PathSet {
     pub(crate) fn new<S: AsRef<str>>(patterns: &[S]) -> Result<PathSet, (usize, PatternError)> {
         let mut builder = GitignoreBuilder::new(".");
         let mut everything = false;
+        let mut walk_from = Some(Vec::new());
         for (index, pattern) in patterns.iter().enumerate() {
             let pattern = pattern.as_ref();
             let line = pattern.strip_prefix("./").unwrap_or(pattern);
@@ -189,13 +194,23 @@ impl PathSet {
             builder
                 .add_line(None, line)
                 .map_err(|e| (index, PatternError::Invalid(e.to_string())))?;
+            if !line.starts_with('!') {
+                match (anchored_directory(line), walk_from.as_mut()) {
+                    (Some(dir), Some(dirs)) => dirs.push(dir),
+                    _ => walk_from = None,
+                }
+            }
         }
         let matcher = builder
             .build()
             .map_err(|e| (0, PatternError::Invalid(e.to_string())))?;
+        if everything {
+            walk_from = None;
+        }
         Ok(PathSet {
             matcher,
             everything,
+            walk_from,
         })
     }
 
@@ -218,10 +233,31 @@ impl PathSet {
     }
 
     /// The files under `root` the set selects, as paths relative to `root`, sorted.
-    /// Symlinks are not followed; `.git` is not looked into.
+    /// Symlinks are not followed; `.git` is not looked into. Anchored patterns are only
+    /// looked for where they are anchored, so `zones/*.zone` reads `zones` alone.
     pub(crate) fn files_under(&self, root: &Path) -> Vec<PathBuf> {
         let mut out = Vec::new();
-        let walk = ignore::WalkBuilder::new(root)
+        let starts: Vec<PathBuf> = match &self.walk_from {
+            Some(dirs) => {
+                let mut dirs = dirs.clone();
+                dirs.sort();
+                // A directory inside another is walked with it.
+                dirs.dedup_by(|later, earlier| later.starts_with(earlier));
+                dirs.iter()
+                    .map(|d| root.join(d))
+                    .filter(|d| d.exists())
+                    .collect()
+            }
+            None => vec![root.to_path_buf()],
+        };
+        let Some((first, rest)) = starts.split_first() else {
+            return out;
+        };
+        let mut walk = ignore::WalkBuilder::new(first);
+        for start in rest {
+            walk.add(start);
+        }
+        let walk = walk
             .standard_filters(false)
             .follow_links(false)
             .sort_by_file_name(std::ffi::OsStr::cmp)
@@ -240,6 +276,20 @@ impl PathSet {
         }
         out
     }
+}
+
+/// The literal directory an anchored pattern lives in (`zones` for `zones/*.zone`, ``
+/// for `/*.zone`); `None` when the pattern matches at any depth.
+fn anchored_directory(line: &str) -> Option<PathBuf> {
+    let trimmed = line.trim_end_matches('/');
+    let anchored = trimmed.starts_with('/') || trimmed.contains('/');
+    if !anchored {
+        return None;
+    }
+    let parts: Vec<&str> = trimmed.trim_start_matches('/').split('/').collect();
+    let literal = |part: &&&str| !part.contains(['*', '?', '[', '{', '\\']);
+    let dirs = &parts[..parts.len().saturating_sub(1)];
+    Some(dirs.iter().take_while(literal).copied().collect())
 }
 
 #[cfg(test)]
@@ -327,6 +377,26 @@ mod tests {
             [PathBuf::from("zones/a.zone"), PathBuf::from("zones/b.zone")]
         );
         assert_eq!(set(&["*.zone"]).files_under(dir.path()).len(), 3);
+        assert_eq!(
+            set(&["zones/**/*.zone", "nowhere/*"])
+                .files_under(dir.path())
+                .len(),
+            3
+        );
+        assert!(set(&["nowhere/*.zone"]).files_under(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn anchored_patterns_are_walked_from_their_directory() {
+        assert_eq!(
+            anchored_directory("zones/*.zone"),
+            Some(PathBuf::from("zones"))
+        );
+        assert_eq!(anchored_directory("a/b/**/c"), Some(PathBuf::from("a/b")));
+        assert_eq!(anchored_directory("/zones"), Some(PathBuf::new()));
+        assert_eq!(anchored_directory("z*/x"), Some(PathBuf::new()));
+        assert_eq!(anchored_directory("zones"), None);
+        assert_eq!(anchored_directory("zones/"), None);
     }
 
     fn root() -> (tempfile::TempDir, PathBuf) {
