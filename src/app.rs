@@ -1,12 +1,12 @@
 //! From the command line to an exit code. Everything that needs no engine (config, plan,
 //! prompts, `list`) happens first, synchronously; what needs the engine runs under a
-//! supervisor that turns SIGINT and SIGTERM into a clean teardown.
+//! supervisor that turns SIGINT, SIGTERM, SIGHUP and SIGQUIT into a clean teardown.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
 use clap::Parser;
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::signal::unix::{Signal as UnixSignal, SignalKind, signal};
 
 use crate::cli::{Cli, Command, HookAction, Options, TargetArgs, TaskLine};
 use crate::config::{self, ArgSpec, Config};
@@ -50,7 +50,8 @@ enum Prepared {
     Job(Job),
 }
 
-/// How long a run may take to tear down after a signal before it is cut short.
+/// How long a run may take to stop after a signal before what it waits for is cut short;
+/// the teardown follows either way.
 const GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub(crate) fn main() -> i32 {
@@ -264,6 +265,7 @@ fn prepare_lifecycle(
 }
 
 fn prepare_task(options: Options, name: &str, given: &[String]) -> Result<Prepared, AppError> {
+    check_report_path(&options)?;
     let (config, staged) = if options.staged {
         let staged = crate::staged::load(&options)?;
         (staged.config, Some(staged.tree))
@@ -289,6 +291,7 @@ fn prepare_watch(
     given: &[String],
     clear: bool,
 ) -> Result<Prepared, AppError> {
+    check_report_path(&options)?;
     let config = load(&options)?;
     let name = task
         .or_else(|| config.watch.task.clone())
@@ -304,6 +307,56 @@ fn prepare_watch(
         clear,
         options,
     })))
+}
+
+/// Makes sure the `--junit` report can be written where asked before anything starts, so
+/// that a mistyped directory costs nothing rather than a whole run: the path is not a
+/// directory, and its directory exists and takes a new file (tried, and removed again).
+fn check_report_path(options: &Options) -> Result<(), AppError> {
+    let Some(path) = &options.junit else {
+        return Ok(());
+    };
+    let unusable = |why: String| {
+        AppError::usage(
+            format!("cannot write the JUnit report to {}: {why}", path.display()),
+            Some("give --junit a file in a directory that exists and that you can write".into()),
+        )
+    };
+    if path.is_dir() {
+        return Err(unusable("it is a directory".into()));
+    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => std::path::Path::new("."),
+    };
+    match std::fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(unusable(format!(
+                "the directory {} does not exist",
+                dir.display()
+            )));
+        }
+        Err(e) => return Err(unusable(format!("{}: {e}", dir.display()))),
+        Ok(meta) if !meta.is_dir() => {
+            return Err(unusable(format!("{} is not a directory", dir.display())));
+        }
+        Ok(_) => {}
+    }
+    let probe = dir.join(format!(".devloop-junit-probe-{}", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => Err(unusable(format!(
+            "no file can be created in {}: {e}",
+            dir.display()
+        ))),
+    }
 }
 
 /// `devloop construct`: render, show, and write unless checking.
@@ -397,53 +450,135 @@ fn list(config: &Config, json: bool) {
     }
 }
 
-/// Runs the job; on SIGINT or SIGTERM asks it to stop, and cuts it short if it does not
-/// within the grace period (or on a second signal). Containers are removed either way.
+/// The signals that end a run: a terminal's Ctrl-C (SIGINT) and Ctrl-\\ (SIGQUIT), a
+/// closed terminal, tmux pane or ssh session (SIGHUP), a supervisor (SIGTERM). Once
+/// installed, the handlers stay for the life of the process: a signal never kills devloop
+/// half-way through its teardown.
+struct Signals {
+    hup: UnixSignal,
+    int: UnixSignal,
+    quit: UnixSignal,
+    term: UnixSignal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        Ok(Signals {
+            hup: signal(SignalKind::hangup())?,
+            int: signal(SignalKind::interrupt())?,
+            quit: signal(SignalKind::quit())?,
+            term: signal(SignalKind::terminate())?,
+        })
+    }
+
+    async fn next(&mut self) -> Signal {
+        tokio::select! {
+            _ = self.hup.recv() => Signal::Hup,
+            _ = self.int.recv() => Signal::Int,
+            _ = self.quit.recv() => Signal::Quit,
+            _ = self.term.recv() => Signal::Term,
+        }
+    }
+}
+
+/// Runs the job. The first signal asks it to stop (it tears down what it started and
+/// returns); if it has not within the grace period, or on a second signal, what it is
+/// waiting for is cut short. Then the teardown, which nothing interrupts: the host steps'
+/// processes end, and every container of the run is removed (removals already under way
+/// are waited for).
 async fn supervise(job: Job) -> i32 {
-    let (Ok(mut sigint), Ok(mut sigterm)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        return report_error(&AppError::usage("cannot install signal handlers", None));
+    let mut signals = match Signals::install() {
+        Ok(signals) => signals,
+        Err(source) => {
+            return report_error(&AppError::Io {
+                action: "installing the signal handlers".into(),
+                source,
+            });
+        }
     };
     let registry = Registry::default();
     let (cancel_tx, cancel) = Cancel::new();
     let mut work = tokio::spawn(execute(job, registry.clone(), cancel));
     let mut received: Option<Signal> = None;
-    let mut deadline: Option<tokio::time::Instant> = None;
+    let mut hurried = false;
+    let mut cut_short_at: Option<tokio::time::Instant> = None;
     let result = loop {
         let timer = async {
-            match deadline {
+            match cut_short_at {
                 Some(at) => tokio::time::sleep_until(at).await,
                 None => std::future::pending().await,
             }
         };
-        let signal = tokio::select! {
+        tokio::select! {
+            biased;
             result = &mut work => break result,
-            _ = sigint.recv() => Signal::Int,
-            _ = sigterm.recv() => Signal::Term,
-            () = timer => {
-                work.abort();
-                continue;
+            signal = signals.next() => {
+                if received.is_none() {
+                    received = Some(signal);
+                    cut_short_at = Some(crate::deadline::after_tokio(
+                        tokio::time::Instant::now(),
+                        GRACE,
+                    ));
+                    let _ = cancel_tx.send(Some(signal));
+                } else if !hurried {
+                    hurried = true;
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "devloop: {signal} again: not waiting any longer; removing the run's containers"
+                    );
+                    // Removals are tasks of their own and the registry keeps every
+                    // container until its removal is confirmed: cutting the run short
+                    // here loses none of them.
+                    work.abort();
+                }
             }
-        };
-        if received.is_some() {
-            work.abort();
-        } else {
-            received = Some(signal);
-            deadline = Some(tokio::time::Instant::now() + GRACE);
-            let _ = cancel_tx.send(Some(signal));
+            () = timer => work.abort(),
         }
     };
-    registry.remove_all().await;
-    match result {
-        Ok(Ok(code)) => code,
-        Ok(Err(e)) => report_error(&e),
-        Err(join) if join.is_panic() => {
-            eprintln!("error: devloop crashed (this is a bug); its containers were removed");
+    let ((), leftovers) = tokio::join!(
+        end_host_processes(&mut signals, hurried),
+        registry.remove_all()
+    );
+    let mut code = match (result, received) {
+        (Err(join), _) if join.is_panic() => {
+            let _ = writeln!(std::io::stderr(), "error: devloop crashed (this is a bug)");
             exit::ENVIRONMENT
         }
-        Err(_) => report_error(&AppError::Interrupted(received.unwrap_or(Signal::Int))),
+        (Ok(Err(AppError::Interrupted(signal))), _) | (Ok(Ok(_)) | Err(_), Some(signal)) => {
+            let removed = if leftovers.is_empty() {
+                "; the run's containers were removed"
+            } else {
+                ""
+            };
+            let _ = writeln!(std::io::stderr(), "error: interrupted by {signal}{removed}");
+            signal.exit_code()
+        }
+        (Ok(Err(e)), _) => report_error(&e),
+        (Ok(Ok(code)), None) => code,
+        (Err(_), None) => exit::ENVIRONMENT,
+    };
+    for leftover in &leftovers {
+        let _ = writeln!(
+            std::io::stderr(),
+            "error: container {} on {} could not be removed: {}\nhelp: the next devloop run on that engine removes it, or devloop clean",
+            leftover.name,
+            leftover.host,
+            leftover.reason
+        );
+        code = exit::ENVIRONMENT;
+    }
+    code
+}
+
+/// Ends what host steps left running: SIGTERM, then SIGKILL after the grace period, or at
+/// once when the user has signalled twice.
+async fn end_host_processes(signals: &mut Signals, hurried: bool) {
+    if hurried {
+        return crate::host_process::end_all(std::time::Duration::ZERO).await;
+    }
+    tokio::select! {
+        () = crate::host_process::end_all(crate::host_process::GRACE) => {}
+        _ = signals.next() => crate::host_process::end_all(std::time::Duration::ZERO).await,
     }
 }
 
@@ -475,7 +610,7 @@ async fn execute(job: Job, registry: Registry, cancel: Cancel) -> Result<i32, Ap
             };
             let verdict = run_plan(session, &plan, &mut reporters).await;
             reporters.finish().map_err(|source| AppError::Io {
-                action: "writing the report".into(),
+                action: "writing the reports".into(),
                 source,
             })?;
             Ok(match verdict? {
@@ -529,7 +664,8 @@ async fn execute(job: Job, registry: Registry, cancel: Cancel) -> Result<i32, Ap
             };
             let running = start_service(session, service, "shell", &mut reporters).await?;
             let status = crate::shell::attach(&running, &command).await;
-            running.guard.remove().await?;
+            // A removal that fails is the registry's to retry and report.
+            let _ = running.guard.remove().await;
             Ok(i32::try_from(status?).unwrap_or(exit::ENVIRONMENT))
         }
     }

@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use crate::config::ContainerPort;
 use crate::dns::{self, Query, Transport};
-use crate::events::CheckOutcome;
+use crate::events::{CheckOutcome, Reply};
+use crate::host_process::ProcessGroup;
 use crate::plan::{Action, CommandCheck, DnsCheck, HostCommand, PlannedStep};
-use crate::runtime::{ContainerGuard, ExecOutput, ImageInfo};
+use crate::runtime::{ContainerGuard, ExecOutput, ImageInfo, RuntimeError};
 use crate::shellwords::{quote, shell_words};
 
 /// How many log lines a failure shows.
@@ -34,8 +35,9 @@ struct Finding {
 
 pub(crate) async fn run_step(step: &PlannedStep, cx: &Context<'_>) -> CheckOutcome {
     let started = Instant::now();
+    let mut reply = None;
     let finding = match &step.action {
-        Action::Dns(check) => dns_check(check, cx).await,
+        Action::Dns(check) => dns_check(check, cx, &mut reply).await,
         Action::Exec(check) => exec_check(check, cx).await,
         Action::Method { method, check } => method_check(method, check, cx).await,
         Action::Host(command) => host_command(command, cx).await,
@@ -60,6 +62,7 @@ pub(crate) async fn run_step(step: &PlannedStep, cx: &Context<'_>) -> CheckOutco
         got: finding.got,
         command: finding.command,
         log_tail: Vec::new(),
+        reply,
     }
 }
 
@@ -73,7 +76,8 @@ fn unpublished(port: ContainerPort, asked: String) -> Finding {
     }
 }
 
-async fn dns_check(check: &DnsCheck, cx: &Context<'_>) -> Finding {
+/// Sets `reply` when the service was asked.
+async fn dns_check(check: &DnsCheck, cx: &Context<'_>, reply: &mut Option<Reply>) -> Finding {
     let asked = format!("{} {} over {}", check.kind, check.name, check.port);
     let Some(container) = cx.container else {
         return unpublished(check.port, asked);
@@ -108,7 +112,12 @@ async fn dns_check(check: &DnsCheck, cx: &Context<'_>) -> Finding {
         timeout: check.timeout,
     };
     let command = dns::dig_command(&query);
-    match dns::query(&query).await {
+    let answer = dns::query(&query).await;
+    *reply = Some(match &answer {
+        Err(_) => Reply::Silent,
+        Ok(answer) => Reply::from_rcode(&answer.rcode),
+    });
+    match answer {
         Err(e) => Finding {
             passed: false,
             detail: e.to_string(),
@@ -210,7 +219,7 @@ async fn exec_in(container: &ContainerGuard, check: &CommandCheck, argv: &[Strin
     match container.exec(argv, &check.env, check.timeout).await {
         Err(e) => Finding {
             passed: false,
-            detail: e.to_string(),
+            detail: format!("the exec could not be completed: {e}"),
             asked,
             got: String::new(),
             command,
@@ -285,7 +294,9 @@ async fn host_command(host: &HostCommand, cx: &Context<'_>) -> Finding {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        // A group of its own: the step's processes can be ended together, and a
+        // terminal's Ctrl-C or hang-up reaches devloop, which ends them in order.
+        .process_group(0);
     for (k, v) in &check.env {
         command.env(k, v);
     }
@@ -298,26 +309,32 @@ async fn host_command(host: &HostCommand, cx: &Context<'_>) -> Finding {
             );
         }
     }
-    let output = match command.spawn() {
-        Err(e) => {
-            return Finding {
-                passed: false,
-                detail: format!("cannot run {program}: {e}"),
-                asked: asked.clone(),
-                got: String::new(),
-                command: asked,
-            };
-        }
-        Ok(child) => tokio::time::timeout(check.timeout, child.wait_with_output()).await,
+    let cannot_run = |e: std::io::Error| Finding {
+        passed: false,
+        detail: format!("cannot run {program}: {e}"),
+        asked: asked.clone(),
+        got: String::new(),
+        command: asked.clone(),
     };
-    let (status, text, timed_out) = match output {
-        Err(_) => (-1, String::new(), true),
-        Ok(Err(e)) => (-1, e.to_string(), false),
-        Ok(Ok(out)) => {
-            let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-            text.push_str(&String::from_utf8_lossy(&out.stderr));
-            (i64::from(out.status.code().unwrap_or(-1)), text, false)
-        }
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(e) => return cannot_run(e),
+    };
+    let Some(group) = child.id().and_then(ProcessGroup::led_by) else {
+        return cannot_run(std::io::Error::other(
+            "it exited before it could be watched",
+        ));
+    };
+    let output = Output::collect(&mut child);
+    // The step is over when its command exits, whatever it left running in the background
+    // (holding its output open or not): that ends with the step.
+    let waited = tokio::time::timeout(check.timeout, child.wait()).await;
+    group.end(crate::host_process::GRACE).await;
+    let text = output.finish().await;
+    let (status, timed_out) = match waited {
+        Err(_) => (-1, true),
+        Ok(Err(e)) => return cannot_run(e),
+        Ok(Ok(status)) => (i64::from(status.code().unwrap_or(-1)), false),
     };
     let (passed, detail) = judge(check, status, &text, timed_out);
     Finding {
@@ -329,40 +346,115 @@ async fn host_command(host: &HostCommand, cx: &Context<'_>) -> Finding {
     }
 }
 
-/// The log lines that fail a run even when every check passed (`service.fail_on_log`).
-pub(crate) fn log_complaints(lines: &[String], patterns: &[crate::config::Pattern]) -> Vec<String> {
-    lines
+/// A host command's stdout and stderr, read as they come, so that what was written is
+/// there even when the command is ended before it closes them.
+struct Output {
+    text: std::sync::Arc<std::sync::Mutex<[Vec<u8>; 2]>>,
+    readers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// How long the end of a host step's output may take once its processes are gone (only a
+/// process that left the group can still hold it open).
+const OUTPUT_DRAIN: Duration = Duration::from_millis(200);
+
+impl Output {
+    fn collect(child: &mut tokio::process::Child) -> Output {
+        use tokio::io::AsyncReadExt;
+        let text = std::sync::Arc::new(std::sync::Mutex::new([Vec::new(), Vec::new()]));
+        let mut readers = Vec::new();
+        let pipes: [Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>; 2] = [
+            child.stdout.take().map(|p| Box::new(p) as _),
+            child.stderr.take().map(|p| Box::new(p) as _),
+        ];
+        for (i, pipe) in pipes.into_iter().enumerate() {
+            let Some(mut pipe) = pipe else { continue };
+            let sink = std::sync::Arc::clone(&text);
+            readers.push(tokio::spawn(async move {
+                let mut buf = [0u8; 8192];
+                while let Ok(n) = pipe.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    if let Ok(mut text) = sink.lock() {
+                        text[i].extend_from_slice(&buf[..n]);
+                    }
+                }
+            }));
+        }
+        Output { text, readers }
+    }
+
+    /// stdout then stderr, as far as they were written.
+    async fn finish(mut self) -> String {
+        let readers = futures_util::future::join_all(self.readers.iter_mut());
+        let _ = tokio::time::timeout(OUTPUT_DRAIN, readers).await;
+        for reader in &self.readers {
+            reader.abort();
+        }
+        let text = self.text.lock().map(|t| t.clone()).unwrap_or_default();
+        let mut out = String::from_utf8_lossy(&text[0]).into_owned();
+        out.push_str(&String::from_utf8_lossy(&text[1]));
+        out
+    }
+}
+
+/// The log lines that fail a run even when every check passed (`service.fail_on_log`),
+/// or why the log could not be read.
+pub(crate) fn log_complaints(
+    lines: &Result<Vec<String>, RuntimeError>,
+    patterns: &[crate::config::Pattern],
+) -> Result<Vec<String>, RuntimeError> {
+    let lines = lines.as_ref().map_err(Clone::clone)?;
+    Ok(lines
         .iter()
         .filter(|line| patterns.iter().any(|p| p.0.is_match(line)))
         .cloned()
-        .collect()
+        .collect())
 }
 
+/// The name the `service.fail_on_log` check is reported under.
+pub(crate) const LOG_CHECK: &str = "service log";
+
+/// The `service log` check: no complaints passes; complaints, or a log that could not be
+/// read (nothing is known about it then), fail.
 pub(crate) fn log_check(
     task: &str,
     container: &str,
-    complaints: Vec<String>,
+    complaints: Result<Vec<String>, RuntimeError>,
     duration: Duration,
 ) -> CheckOutcome {
-    let passed = complaints.is_empty();
-    CheckOutcome {
-        task: task.to_owned(),
-        name: "service log".to_owned(),
-        passed,
-        duration,
-        detail: if passed {
-            "no complaints in the service's log".to_owned()
-        } else {
+    let (passed, detail, got) = match complaints {
+        Ok(complaints) if complaints.is_empty() => (
+            true,
+            "no complaints in the service's log".to_owned(),
+            String::new(),
+        ),
+        Ok(complaints) => (
+            false,
             format!(
                 "the service complained {} time(s): {}",
                 complaints.len(),
                 complaints[0]
-            )
-        },
+            ),
+            complaints.join("\n"),
+        ),
+        Err(e) => (
+            false,
+            format!("the service's log could not be read: {e}"),
+            String::new(),
+        ),
+    };
+    CheckOutcome {
+        task: task.to_owned(),
+        name: LOG_CHECK.to_owned(),
+        passed,
+        duration,
+        detail,
         asked: "log lines matching service.fail_on_log".to_owned(),
-        got: complaints.join("\n"),
+        got,
         command: format!("docker logs {container}"),
         log_tail: Vec::new(),
+        reply: None,
     }
 }
 
@@ -401,6 +493,32 @@ mod tests {
         assert!(!judge(&check(0, Some("loaded")), 0, "nothing", false).0);
         assert!(judge(&check(0, Some("loaded")), 0, "zone loaded", false).0);
         assert!(!judge(&check(0, None), 0, "", true).0);
+    }
+
+    #[test]
+    fn a_service_log_that_could_not_be_read_does_not_pass() {
+        let patterns = [Pattern(regex::Regex::new("invalid").expect("regex"))];
+        let unreadable: Result<Vec<String>, RuntimeError> = Err(RuntimeError::Api {
+            action: "reading the log of c".into(),
+            reason: "no such container".into(),
+        });
+        let check = log_check(
+            "t",
+            "c",
+            log_complaints(&unreadable, &patterns),
+            Duration::ZERO,
+        );
+        assert!(!check.passed);
+        assert_eq!(
+            check.detail,
+            "the service's log could not be read: reading the log of c failed: no such container"
+        );
+        let clean = Ok(vec!["zones loaded".to_owned()]);
+        assert!(log_check("t", "c", log_complaints(&clean, &patterns), Duration::ZERO).passed);
+        let bad = Ok(vec!["invalid line 3".to_owned()]);
+        let check = log_check("t", "c", log_complaints(&bad, &patterns), Duration::ZERO);
+        assert!(!check.passed);
+        assert_eq!(check.got, "invalid line 3");
     }
 
     #[tokio::test]

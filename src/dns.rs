@@ -359,13 +359,13 @@ impl Request {
         socket.connect(server).await.map_err(io_error)?;
 
         let started = Instant::now();
-        let deadline = started + timeout;
+        let deadline = crate::deadline::after_tokio(started, timeout);
         let interval = timeout / (resends + 1);
         let mut resent = 0;
         let mut buf = vec![0u8; usize::from(u16::MAX)];
         socket.send(&self.wire).await.map_err(io_error)?;
         loop {
-            let next_send = started + interval * (resent + 1);
+            let next_send = crate::deadline::after_tokio(started, interval * (resent + 1));
             let resend_due = resent < resends && next_send < deadline;
             let wake = if resend_due { next_send } else { deadline };
             match tokio::time::timeout_at(wake, socket.recv(&mut buf)).await {

@@ -28,20 +28,37 @@ pub(crate) enum AppError {
         action: String,
         source: std::io::Error,
     },
-    #[error("interrupted by {0}; the run's containers were removed")]
+    #[error("interrupted by {0}")]
     Interrupted(Signal),
 }
 
+/// The signals that end a run: each tears the run down, then devloop exits 128 + its
+/// number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Signal {
+    Hup,
     Int,
+    Quit,
     Term,
+}
+
+impl Signal {
+    pub(crate) fn exit_code(self) -> i32 {
+        match self {
+            Signal::Hup => exit::HUNG_UP,
+            Signal::Int => exit::INTERRUPTED,
+            Signal::Quit => exit::QUIT,
+            Signal::Term => exit::TERMINATED,
+        }
+    }
 }
 
 impl std::fmt::Display for Signal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
+            Signal::Hup => "SIGHUP",
             Signal::Int => "SIGINT",
+            Signal::Quit => "SIGQUIT",
             Signal::Term => "SIGTERM",
         })
     }
@@ -61,8 +78,7 @@ impl AppError {
             AppError::Construct(ConstructError::Write { .. }) => exit::ENVIRONMENT,
             AppError::Construct(_) => exit::USAGE,
             AppError::Runtime(_) | AppError::Io { .. } => exit::ENVIRONMENT,
-            AppError::Interrupted(Signal::Int) => exit::INTERRUPTED,
-            AppError::Interrupted(Signal::Term) => exit::TERMINATED,
+            AppError::Interrupted(signal) => signal.exit_code(),
         }
     }
 

@@ -8,9 +8,15 @@ pub(crate) const PASSED: i32 = 0;
 pub(crate) const CHECK_FAILED: i32 = 1;
 /// The command line or `devloop.toml` is wrong; nothing was started.
 pub(crate) const USAGE: i32 = 2;
-/// The environment failed: no Docker engine, no image, a container that died.
+/// The environment failed: no Docker engine, no image, a container that died, an engine
+/// that stopped answering, a container that could not be removed.
 pub(crate) const ENVIRONMENT: i32 = 3;
+/// Hung up on by SIGHUP (128 + 1: a closed terminal, tmux pane or ssh session), after
+/// cleaning up.
+pub(crate) const HUNG_UP: i32 = 129;
 /// Interrupted by SIGINT (128 + 2), after cleaning up.
 pub(crate) const INTERRUPTED: i32 = 130;
+/// Quit by SIGQUIT (128 + 3), after cleaning up.
+pub(crate) const QUIT: i32 = 131;
 /// Terminated by SIGTERM (128 + 15), after cleaning up.
 pub(crate) const TERMINATED: i32 = 143;

@@ -1,7 +1,8 @@
 //! One run of a plan: start the service if a step needs it, run the steps, judge the
-//! service's log, tear down, and report. Cancellation (SIGINT, SIGTERM) is checked at
+//! service's log, tear down, and report. Cancellation (a signal) is checked at
 //! every wait, so a signal ends the run through the same teardown as a verdict.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Instant;
 
@@ -11,11 +12,11 @@ use crate::checks::{self, Context};
 use crate::config::{Config, MountMode, PullPolicy, Service};
 use crate::construct;
 use crate::error::{AppError, Signal};
-use crate::events::{CheckOutcome, Event, Reporters, Summary, Verdict};
+use crate::events::{CheckOutcome, Event, Reply, Reporters, Skip, Summary, Tallies, Verdict};
 use crate::plan::{Action, Plan, PlannedStep};
 use crate::runtime::{
-    ContainerGuard, Engine, ImageInfo, LogBuffer, Owner, Registry, ServiceSpec, ensure_image,
-    sweep_leftovers,
+    ContainerGuard, Engine, ImageInfo, LogBuffer, Owner, Registry, RuntimeError, ServiceSpec,
+    ensure_image, sweep_leftovers,
 };
 
 /// Tells a run that it should stop, and why.
@@ -84,11 +85,18 @@ pub(crate) struct Running {
 }
 
 impl Running {
-    /// The log lines of the current round (the whole log in a one-shot run).
-    pub(crate) async fn round_log(&self) -> Vec<String> {
+    /// The log lines of the current round (the whole log in a one-shot run), or why they
+    /// cannot be read.
+    pub(crate) async fn round_log(&self) -> Result<Vec<String>, RuntimeError> {
         match &self.log {
-            Some(buffer) => buffer.since(self.log_mark),
-            None => self.guard.logs(None).await,
+            Some(buffer) => match buffer.broken() {
+                None => Ok(buffer.since(self.log_mark)),
+                Some(reason) => Err(RuntimeError::Api {
+                    action: format!("following the log of {}", self.guard.name),
+                    reason,
+                }),
+            },
+            None => self.guard.read_log(None).await,
         }
     }
 }
@@ -210,18 +218,20 @@ pub(crate) async fn run_plan(
 ) -> Result<Verdict, AppError> {
     let options = session.options;
     let mut service = None;
-    let mut round = run_round(session, plan, reporters, &mut service).await;
+    let round = run_round(session, plan, reporters, &mut service).await;
     let image = service.as_ref().map(|s: &Running| s.image.clone());
     if let Some(running) = service {
-        if round.counts.1 > 0 && options.keep && round.error.is_none() {
+        if round.failed() && options.keep && round.error.is_none() {
             let name = running.guard.keep();
             reporters.emit(Event::Note {
                 message: format!(
                     "kept container {name} for you: docker exec -it {name} sh   (remove it with devloop clean)"
                 ),
             });
-        } else if let Err(e) = running.guard.remove().await {
-            round.error.get_or_insert(e.into());
+        } else {
+            // A removal that fails stays in the registry, which tries again at the end
+            // of the run and reports what it could not remove.
+            let _ = running.guard.remove().await;
         }
     }
     finish_round(reporters, plan, round, image.as_ref())
@@ -230,9 +240,21 @@ pub(crate) async fn run_plan(
 /// One pass over a plan's steps, against `service` (started on first need, and left
 /// running for the caller: `run_plan` removes it, `watch` keeps it warm).
 pub(crate) struct Round {
-    pub counts: Counts,
+    /// How each task's steps came out; every planned step is counted once.
+    pub tallies: Tallies,
+    /// How the service met each DNS check that ran.
+    pub replies: Replies,
     pub error: Option<AppError>,
     started: Instant,
+}
+
+/// How the service met each DNS check of a round, by task and check name.
+pub(crate) type Replies = BTreeMap<(String, String), Reply>;
+
+impl Round {
+    pub(crate) fn failed(&self) -> bool {
+        self.tallies.total().failed > 0
+    }
 }
 
 pub(crate) async fn run_round(
@@ -243,13 +265,73 @@ pub(crate) async fn run_round(
 ) -> Round {
     let started = Instant::now();
     reporters.emit(Event::Started { task: &plan.task });
-    let mut counts = (0, 0);
-    let error = run_steps(session, plan, reporters, service, &mut counts)
-        .await
-        .err();
+    let mut progress = Progress {
+        tallies: Tallies::new(
+            plan.steps
+                .iter()
+                .map(|s| s.task.as_str())
+                .chain([plan.task.as_str()]),
+        ),
+        reported: 0,
+        replies: Replies::new(),
+    };
+    let outcome = run_steps(session, plan, reporters, service, &mut progress).await;
+    let stopped = match &outcome {
+        Ok(None) => None,
+        Ok(Some(stop)) => Some(stop.to_string()),
+        Err(e) => Some(not_run(e)),
+    };
+    if let Some(reason) = &stopped {
+        for step in &plan.steps[progress.reported..] {
+            skip(
+                reporters,
+                &mut progress.tallies,
+                &step.task,
+                &step.name,
+                reason,
+            );
+        }
+    }
+    let log_check = session
+        .config
+        .service
+        .as_ref()
+        .filter(|spec| !spec.fail_on_log.is_empty())
+        .filter(|_| plan.steps.iter().any(|s| s.action.needs_service()));
+    if let Some(spec) = log_check {
+        match (&outcome, service.as_ref()) {
+            (Ok(_), Some(running)) => {
+                let check_started = Instant::now();
+                let lines = running.round_log().await;
+                let complaints = checks::log_complaints(&lines, &spec.fail_on_log);
+                let check = checks::log_check(
+                    &plan.task,
+                    &running.guard.name,
+                    complaints,
+                    check_started.elapsed(),
+                );
+                record(reporters, &check, &mut progress);
+            }
+            _ => {
+                let reason = stopped.as_deref().unwrap_or("the service did not run");
+                skip(
+                    reporters,
+                    &mut progress.tallies,
+                    &plan.task,
+                    checks::LOG_CHECK,
+                    reason,
+                );
+            }
+        }
+    }
     Round {
-        counts,
-        error,
+        tallies: progress.tallies,
+        replies: progress.replies,
+        // Checks against an engine that stopped answering fail; the run did not happen.
+        error: outcome.err().or_else(|| {
+            let fault = service.as_ref()?.engine.fault()?;
+            Some(AppError::Runtime(fault.into()))
+        }),
         started,
     }
 }
@@ -265,26 +347,69 @@ pub(crate) fn finish_round(
         reporters,
         plan,
         round.started,
-        round.counts,
+        &round.tallies,
         image,
         round.error.as_ref(),
     );
+    let failed = round.failed();
     match round.error {
         Some(e) => Err(e),
-        None if round.counts.1 > 0 => Ok(Verdict::Failed),
+        None if failed => Ok(Verdict::Failed),
         None => Ok(Verdict::Passed),
     }
 }
 
-pub(crate) type Counts = (usize, usize);
+/// How far a round has come: what was counted, and how many of the plan's steps have been
+/// reported (the rest did not run).
+struct Progress {
+    tallies: Tallies,
+    reported: usize,
+    replies: Replies,
+}
 
+/// Why the steps after some point did not run, though nothing went wrong.
+enum Stop {
+    /// A prerequisite's step failed: what follows depends on it.
+    Prerequisite { task: String, step: String },
+    /// A construct step failed: what follows would test stale outputs.
+    Construct { step: String },
+    /// `--fail-fast`: the first failure ends the run.
+    FailFast { step: String },
+}
+
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stop::Prerequisite { task, step } => {
+                write!(f, "prerequisite {task} failed at `{step}`")
+            }
+            Stop::Construct { step } => write!(f, "`{step}` failed: the outputs are stale"),
+            Stop::FailFast { step } => write!(f, "--fail-fast: `{step}` failed"),
+        }
+    }
+}
+
+/// Why steps did not run when the run itself failed: the error's first line.
+fn not_run(error: &AppError) -> String {
+    match error {
+        AppError::Interrupted(signal) => format!("interrupted by {signal}"),
+        e => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or_default();
+            format!("the run stopped: {first}")
+        }
+    }
+}
+
+/// Runs the plan's steps in order until the end or a stop; `Ok(Some(stop))` says why the
+/// rest did not run. On an error the steps not yet reported did not run either.
 async fn run_steps(
     session: Session<'_>,
     plan: &Plan,
     reporters: &mut Reporters,
     service: &mut Option<Running>,
-    (passed, failed): &mut Counts,
-) -> Result<(), AppError> {
+    progress: &mut Progress,
+) -> Result<Option<Stop>, AppError> {
     let Session {
         config,
         options,
@@ -292,8 +417,7 @@ async fn run_steps(
         ..
     } = session;
     let steps = &plan.steps;
-    let mut next = 0;
-    while let Some(step) = steps.get(next) {
+    while let Some(step) = steps.get(progress.reported) {
         if step.action.needs_service() && service.is_none() {
             let spec = config.service.as_ref().ok_or_else(|| {
                 AppError::usage(format!("step `{}` needs a [service]", step.name), None)
@@ -301,15 +425,15 @@ async fn run_steps(
             *service = Some(start_service(session, spec, &plan.task, reporters).await?);
         }
         if let Action::Construct { write } = step.action {
-            next += 1;
             let outcome = construct_step(config, step, write)?;
-            if !record(reporters, &outcome, (passed, failed)) {
-                break;
+            progress.reported += 1;
+            if !record(reporters, &outcome, progress) {
+                return Ok(Some(stop_after(step, options.fail_fast)));
             }
             continue;
         }
-        let batch = &steps[next..next + batch_len(&steps[next..], options.fail_fast)];
-        next += batch.len();
+        let first = progress.reported;
+        let batch = &steps[first..first + batch_len(&steps[first..], options.fail_fast)];
         let running = service.as_ref();
         let cx = Context {
             container: running.map(|s| &s.guard),
@@ -339,52 +463,60 @@ async fn run_steps(
         }
         // Reported in the declared order, whatever order they finished in; all of the
         // batch, since it ran.
-        let mut stop = false;
+        let mut stop = None;
         for (step, outcome) in batch.iter().zip(&outcomes) {
-            let passed_now = record(reporters, outcome, (passed, failed));
+            progress.reported += 1;
+            let passed_now = record(reporters, outcome, progress);
             // After a failed prerequisite or a stale construct, what follows would test
             // something other than what the user has: stop.
-            stop |= !passed_now && (step.gate || options.fail_fast);
-        }
-        if stop {
-            break;
-        }
-    }
-    if let (Some(running), Some(spec)) = (service.as_ref(), &config.service) {
-        if !spec.fail_on_log.is_empty() {
-            let started = Instant::now();
-            let lines = running.round_log().await;
-            let complaints = checks::log_complaints(&lines, &spec.fail_on_log);
-            let check = checks::log_check(
-                &plan.task,
-                &running.guard.name,
-                complaints,
-                started.elapsed(),
-            );
-            if check.passed {
-                *passed += 1;
-            } else {
-                *failed += 1;
+            if !passed_now && stop.is_none() && (step.gate || options.fail_fast) {
+                stop = Some(stop_after(step, options.fail_fast));
             }
-            reporters.emit(Event::Check(&check));
+        }
+        if stop.is_some() {
+            return Ok(stop);
         }
     }
-    Ok(())
+    Ok(None)
+}
+
+/// Why a failed step stops the run.
+fn stop_after(step: &PlannedStep, fail_fast: bool) -> Stop {
+    let name = step.name.clone();
+    match step.action {
+        _ if fail_fast && !step.gate => Stop::FailFast { step: name },
+        Action::Construct { .. } => Stop::Construct { step: name },
+        _ => Stop::Prerequisite {
+            task: step.task.clone(),
+            step: name,
+        },
+    }
 }
 
 /// Counts and reports one outcome; whether it passed.
-fn record(
-    reporters: &mut Reporters,
-    outcome: &CheckOutcome,
-    (passed, failed): (&mut usize, &mut usize),
-) -> bool {
+fn record(reporters: &mut Reporters, outcome: &CheckOutcome, progress: &mut Progress) -> bool {
     if outcome.passed {
-        *passed += 1;
+        progress.tallies.passed(&outcome.task);
     } else {
-        *failed += 1;
+        progress.tallies.failed(&outcome.task);
+    }
+    if let Some(reply) = outcome.reply {
+        progress
+            .replies
+            .insert((outcome.task.clone(), outcome.name.clone()), reply);
     }
     reporters.emit(Event::Check(outcome));
     outcome.passed
+}
+
+/// Counts and reports a step that did not run.
+fn skip(reporters: &mut Reporters, tallies: &mut Tallies, task: &str, name: &str, reason: &str) {
+    tallies.skipped(task);
+    reporters.emit(Event::Skipped(&Skip {
+        task: task.to_owned(),
+        name: name.to_owned(),
+        reason: reason.to_owned(),
+    }));
 }
 
 /// How many steps from the start of `steps` run at once: consecutive checks of the
@@ -453,6 +585,7 @@ fn construct_step(
         }
         .to_owned(),
         log_tail: Vec::new(),
+        reply: None,
     })
 }
 
@@ -460,21 +593,22 @@ fn summarize(
     reporters: &mut Reporters,
     plan: &Plan,
     started: Instant,
-    (passed, failed): Counts,
+    tallies: &Tallies,
     image: Option<&ImageInfo>,
     error: Option<&AppError>,
 ) {
+    let counts = tallies.total();
     let verdict = match error {
         Some(AppError::Interrupted(_)) => Verdict::Interrupted,
         Some(_) => Verdict::Error,
-        None if failed > 0 => Verdict::Failed,
+        None if counts.failed > 0 => Verdict::Failed,
         None => Verdict::Passed,
     };
     let summary = Summary {
         task: plan.task.clone(),
         verdict,
-        passed,
-        failed,
+        counts,
+        tasks: tallies.clone(),
         duration: started.elapsed(),
         image: image.map(|i| i.name.clone()),
         image_id: image.map(|i| i.id.clone()),

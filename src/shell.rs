@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::error::AppError;
 use crate::run::Running;
-use crate::runtime::{RuntimeError, api_error};
+use crate::runtime::RuntimeError;
 
 /// Runs `command` (default: `sh`) in the service container attached to this terminal and
 /// returns its exit status.
@@ -21,29 +21,31 @@ pub(crate) async fn attach(running: &Running, command: &[String]) -> Result<i64,
         command.to_vec()
     };
     let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
-    let docker = &running.engine.docker;
-    let exec = docker
-        .create_exec(
-            &running.guard.id,
-            CreateExecOptions {
-                cmd: Some(argv.clone()),
-                attach_stdin: Some(true),
-                attach_stdout: Some(true),
-                attach_stderr: Some(true),
-                tty: Some(tty),
-                env: Some(vec!["TERM=xterm".to_owned()]),
-                ..Default::default()
-            },
+    let engine = &running.engine;
+    let docker = &engine.docker;
+    let exec = engine
+        .call(
+            format!("exec {}", argv.join(" ")),
+            docker.create_exec(
+                &running.guard.id,
+                CreateExecOptions {
+                    cmd: Some(argv.clone()),
+                    attach_stdin: Some(true),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    tty: Some(tty),
+                    env: Some(vec!["TERM=xterm".to_owned()]),
+                    ..Default::default()
+                },
+            ),
         )
-        .await
-        .map_err(|e| api_error(format!("exec {}", argv.join(" ")), e))?;
+        .await?;
     let StartExecResults::Attached {
         mut output,
         mut input,
-    } = docker
-        .start_exec(&exec.id, None)
-        .await
-        .map_err(|e| api_error("starting the shell", e))?
+    } = engine
+        .call("starting the shell", docker.start_exec(&exec.id, None))
+        .await?
     else {
         return Err(RuntimeError::Api {
             action: "starting the shell".into(),
@@ -54,7 +56,12 @@ pub(crate) async fn attach(running: &Running, command: &[String]) -> Result<i64,
     let raw = if tty { RawMode::enter() } else { None };
     if let Some((rows, cols)) = raw.as_ref().and_then(|_| terminal_size()) {
         let options = ResizeExecOptionsBuilder::default().h(rows).w(cols).build();
-        let _ = docker.resize_exec(&exec.id, options).await;
+        let _ = engine
+            .call(
+                "resizing the terminal",
+                docker.resize_exec(&exec.id, options),
+            )
+            .await;
     }
     let forward_input = tokio::spawn(async move {
         let mut stdin = tokio::io::stdin();
@@ -76,13 +83,13 @@ pub(crate) async fn attach(running: &Running, command: &[String]) -> Result<i64,
     }
     forward_input.abort();
     drop(raw);
-    let status = docker
-        .inspect_exec(&exec.id)
-        .await
-        .ok()
-        .and_then(|i| i.exit_code)
-        .unwrap_or(0);
-    Ok(status)
+    let inspect = engine
+        .call(
+            "reading the shell's exit status",
+            docker.inspect_exec(&exec.id),
+        )
+        .await?;
+    Ok(inspect.exit_code.unwrap_or(0))
 }
 
 fn terminal_size() -> Option<(i32, i32)> {

@@ -1,10 +1,16 @@
 //! `devloop watch`: rerun a task on every save, for a tmux pane. The container stays warm
 //! between runs: a change to the data is applied by the service's reload action, a change
-//! to `devloop.toml` or the Dockerfile (or a new image) starts a fresh container.
+//! to `devloop.toml` or the Dockerfile (or a new image), a directory of the tree removed
+//! or replaced, or the project directory replaced whole, starts a fresh container. A
+//! reload is trusted only as far as the service goes on answering: a round after it in
+//! which names it answered before fail is not reported, but run again in a fresh one.
 //!
-//! Runs never overlap. Changes that arrive during a run are collected and make exactly
-//! one more run after it.
+//! Runs never overlap. Changes that arrive during a run are collected and make one more
+//! run after it, once the files have been quiet for the debounce time (at most a second
+//! after the first of them): a burst of saves is a run per second of saving at most, and
+//! the last run always follows the last save.
 
+mod dirs;
 mod filter;
 
 use std::path::{Path, PathBuf};
@@ -17,12 +23,14 @@ use tokio::sync::mpsc;
 use crate::cli::Options;
 use crate::config::{self, Config, ReloadSpec};
 use crate::error::AppError;
+use crate::events::Reply;
 use crate::events::{Event, Reporters};
 use crate::exit;
 use crate::plan::{self, Plan};
-use crate::run::{Cancel, RunOptions, Running, Session, finish_round, run_round};
+use crate::run::{Cancel, Replies, Round, RunOptions, Running, Session, finish_round, run_round};
 use crate::runtime::Registry;
 
+use dirs::Directories;
 pub(crate) use filter::{Change, Filter};
 
 /// What `devloop watch` was asked to do.
@@ -41,6 +49,9 @@ const MAX_SETTLE: Duration = Duration::from_secs(1);
 /// How many log lines to show when the service died between runs.
 const DEATH_LOG: usize = 15;
 
+/// Where watch's file events go: when each happened, and the path.
+type Events = mpsc::UnboundedReceiver<(Instant, PathBuf)>;
+
 pub(crate) async fn watch(
     job: WatchJob,
     registry: Registry,
@@ -49,6 +60,167 @@ pub(crate) async fn watch(
     let mut config = config::load(&job.config_path)?;
     let mut plan = plan_for(&config, &job)?;
     let (tx, mut events) = mpsc::unbounded_channel::<(Instant, PathBuf)>();
+    let mut watcher = watch_tree(&config.root, tx.clone())?;
+    let mut root = Root::of(&config.root);
+    let mut filter = Filter::new(&config);
+    let run_options = RunOptions {
+        pull: job.options.pull.map(Into::into),
+        ..RunOptions::default()
+    };
+
+    let mut warm = Warm::default();
+    let mut next = Some(Pending::start());
+    let outcome = loop {
+        let Some(pending) = next.take() else {
+            break Ok(());
+        };
+        let trigger = pending.describe();
+        if pending.root_replaced {
+            // The old watches went with the old directory: watch the new one.
+            drop(watcher);
+            watcher = watch_tree(&config.root, tx.clone())?;
+            root = Root::of(&config.root);
+        }
+        if pending.change == Change::Reconfigure {
+            // A broken devloop.toml is shown and waited out, not fatal: the user is
+            // in the middle of editing it.
+            match config::load(&job.config_path)
+                .map_err(AppError::from)
+                .and_then(|c| plan_for(&c, &job).map(|p| (c, p)))
+            {
+                Ok((c, p)) => {
+                    config = c;
+                    plan = p;
+                    filter = Filter::new(&config);
+                }
+                Err(e) => {
+                    header(&job, &trigger);
+                    eprint!("{}", e.render(console::colors_enabled_stderr()));
+                    next =
+                        wait_for_change(&mut events, &filter, &config, &root, &cancel, None).await;
+                    continue;
+                }
+            }
+        }
+        header(&job, &trigger);
+        let mut reporters = reporters(&job.options);
+        let reloaded = prepare_service(&config, &pending, &mut warm, &mut reporters).await;
+        let session = Session {
+            config: &config,
+            options: &run_options,
+            registry: &registry,
+            cancel: &cancel,
+        };
+        // After a reload, the round is shown only once it is known to be trustworthy.
+        let judged = reloaded && warm.replies.values().any(|r| *r == Reply::Answered);
+        if judged {
+            reporters.hold();
+        }
+        let mut round = warm.round(session, &plan, &filter, &mut reporters).await;
+        if judged {
+            let lost = lost_answers(&warm.replies, &round.replies);
+            if round.error.is_none() && !lost.is_empty() {
+                // The daemon fails names it answered before the reload: it did not take
+                // the change cleanly (it may hold a deleted directory, or have read a
+                // file half-written), so its verdict says nothing about the files. A
+                // fresh container reads them as they are.
+                reporters.discard();
+                reporters.emit(Event::Note {
+                    message: format!(
+                        "after the reload the service failed {} it answered before ({}); \
+                         starting a fresh container and running again",
+                        plural(lost.len(), "question"),
+                        describe_lost(&lost)
+                    ),
+                });
+                warm.stop().await;
+                round = warm.round(session, &plan, &filter, &mut reporters).await;
+            }
+            reporters.release();
+        }
+        let failed_to_run = round.error.is_some();
+        warm.replies = if failed_to_run {
+            Replies::new()
+        } else {
+            std::mem::take(&mut round.replies)
+        };
+        let image = warm.service.as_ref().map(|s| s.image.clone());
+        let interrupted = matches!(round.error, Some(AppError::Interrupted(_)));
+        let verdict = finish_round(&mut reporters, &plan, round, image.as_ref());
+        let _ = reporters.finish();
+        if interrupted {
+            break Ok(());
+        }
+        if let Err(e) = verdict {
+            eprint!("{}", e.render(console::colors_enabled_stderr()));
+        }
+        if failed_to_run {
+            // The service could not start or died: start afresh on the next change.
+            warm.stop().await;
+        }
+        // Changes saved during the run are waiting in the channel. They open the next
+        // window of changes, which closes once the files are quiet like any other: a run
+        // never follows the last one straight away, so a burst of saves is a few runs.
+        let queued = drain(&mut events, &filter, None);
+        next = wait_for_change(&mut events, &filter, &config, &root, &cancel, queued).await;
+    };
+    drop(watcher);
+    if let Some(running) = warm.service {
+        // A removal that fails is the registry's to retry and report.
+        let _ = running.guard.remove().await;
+    }
+    outcome.map(|()| cancel.signal().map_or(exit::PASSED, |s| s.exit_code()))
+}
+
+/// The warm service between runs, and what watch knows of it.
+#[derive(Default)]
+struct Warm {
+    service: Option<Running>,
+    /// When the service last confirmed a reload: a change saved before that is loaded.
+    reloaded_at: Option<Instant>,
+    /// The work tree's directories as the service's container first saw them.
+    directories: Option<Directories>,
+    /// How the service met the DNS checks of the last round shown.
+    replies: Replies,
+}
+
+impl Warm {
+    /// One round against the warm service, or a fresh one started for it.
+    async fn round(
+        &mut self,
+        session: Session<'_>,
+        plan: &Plan,
+        filter: &Filter,
+        reporters: &mut Reporters,
+    ) -> Round {
+        if self.service.is_none() {
+            // Before the container exists: a directory replaced while it starts is then
+            // taken for replaced (a needless restart later), never the other way round.
+            self.directories = Some(Directories::record(&session.config.root, filter));
+        }
+        let round = run_round(session, plan, reporters, &mut self.service).await;
+        if let Some(running) = self.service.as_mut() {
+            if running.log.is_none() {
+                running.log = Some(running.guard.follow_logs());
+            }
+        }
+        round
+    }
+
+    /// Removes the service; the next round starts a fresh one.
+    async fn stop(&mut self) {
+        if let Some(running) = self.service.take() {
+            let _ = running.guard.remove().await;
+        }
+        self.directories = None;
+    }
+}
+
+/// Watches the whole project; every event that can change a file goes to `tx`.
+fn watch_tree(
+    root: &Path,
+    tx: mpsc::UnboundedSender<(Instant, PathBuf)>,
+) -> Result<notify::RecommendedWatcher, AppError> {
     let mut watcher =
         notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
             Ok(event) if changes_content(&event.kind) => {
@@ -59,108 +231,75 @@ pub(crate) async fn watch(
             }
             _ => {}
         })
-        .map_err(|e| watch_error(&config.root, e))?;
+        .map_err(|e| watch_error(root, e))?;
     watcher
-        .watch(&config.root, notify::RecursiveMode::Recursive)
-        .map_err(|e| watch_error(&config.root, e))?;
-    let mut filter = Filter::new(&config);
-    let run_options = RunOptions {
-        pull: job.options.pull.map(Into::into),
-        ..RunOptions::default()
-    };
+        .watch(root, notify::RecursiveMode::Recursive)
+        .map_err(|e| watch_error(root, e))?;
+    Ok(watcher)
+}
 
-    let mut service: Option<Running> = None;
-    // When the service last confirmed a reload: a change saved before that is loaded.
-    let mut reloaded_at: Option<Instant> = None;
-    let mut next = Some(Pending::start());
-    let outcome = loop {
-        if let Some(pending) = next.take() {
-            let change = pending.change;
-            let trigger = pending.describe();
-            if change == Change::Reconfigure {
-                // A broken devloop.toml is shown and waited out, not fatal: the user is
-                // in the middle of editing it.
-                match config::load(&job.config_path)
-                    .map_err(AppError::from)
-                    .and_then(|c| plan_for(&c, &job).map(|p| (c, p)))
-                {
-                    Ok((c, p)) => {
-                        config = c;
-                        plan = p;
-                        filter = Filter::new(&config);
-                    }
-                    Err(e) => {
-                        header(&job, &trigger);
-                        eprint!("{}", e.render(console::colors_enabled_stderr()));
-                        next = wait_for_change(&mut events, &filter, &config, &cancel).await;
-                        if next.is_none() {
-                            break Ok(());
-                        }
-                        continue;
-                    }
-                }
-            }
-            header(&job, &trigger);
-            let mut reporters = reporters(&job.options);
-            prepare_service(
-                &config,
-                &pending,
-                &mut service,
-                &mut reloaded_at,
-                &mut reporters,
-            )
-            .await;
-            let session = Session {
-                config: &config,
-                options: &run_options,
-                registry: &registry,
-                cancel: &cancel,
-            };
-            let mut round = run_round(session, &plan, &mut reporters, &mut service).await;
-            if let Some(running) = service.as_mut() {
-                if running.log.is_none() {
-                    running.log = Some(running.guard.follow_logs());
-                }
-            }
-            let failed_to_run = round.error.is_some();
-            if matches!(round.error, Some(AppError::Interrupted(_))) {
-                let image = service.as_ref().map(|s| s.image.clone());
-                round.error = None;
-                let _ = finish_round(&mut reporters, &plan, round, image.as_ref());
-                let _ = reporters.finish();
-                break Ok(());
-            }
-            let image = service.as_ref().map(|s| s.image.clone());
-            let verdict = finish_round(&mut reporters, &plan, round, image.as_ref());
-            let _ = reporters.finish();
-            if let Err(e) = verdict {
-                eprint!("{}", e.render(console::colors_enabled_stderr()));
-            }
-            if failed_to_run {
-                // The service could not start or died: start afresh on the next change.
-                if let Some(running) = service.take() {
-                    let _ = running.guard.remove().await;
-                }
-            }
+/// The project directory, by identity: when it (or a directory above it) is replaced,
+/// nothing in the new one sends an event, so watch looks now and then.
+struct Root {
+    path: PathBuf,
+    was: Option<dirs::Identity>,
+}
+
+/// How often watch looks whether the project directory was replaced, while idle.
+const ROOT_CHECK: Duration = Duration::from_secs(1);
+
+impl Root {
+    fn of(path: &Path) -> Root {
+        Root {
+            path: path.to_path_buf(),
+            was: dirs::identity(path),
         }
-        // Changes made during the run are waiting in the channel: they make one more run.
-        next = drain(&mut events, &filter, None);
-        if next.is_none() {
-            next = wait_for_change(&mut events, &filter, &config, &cancel).await;
-            if next.is_none() {
-                break Ok(());
-            }
-        }
-    };
-    drop(watcher);
-    if let Some(running) = service {
-        running.guard.remove().await?;
     }
-    outcome.map(|()| match cancel.signal() {
-        Some(crate::error::Signal::Term) => exit::TERMINATED,
-        Some(crate::error::Signal::Int) => exit::INTERRUPTED,
-        None => exit::PASSED,
-    })
+
+    /// Whether another directory is at the project's path now (not while there is none).
+    fn replaced(&self) -> bool {
+        dirs::identity(&self.path).is_some_and(|now| Some(now) != self.was)
+    }
+}
+
+/// The DNS checks the service answered in `before` and fails in `after`.
+fn lost_answers<'a>(before: &Replies, after: &'a Replies) -> Vec<(&'a (String, String), Reply)> {
+    after
+        .iter()
+        .filter(|(check, reply)| {
+            **reply != Reply::Answered && before.get(*check) == Some(&Reply::Answered)
+        })
+        .map(|(check, reply)| (check, *reply))
+        .collect()
+}
+
+/// The first few lost answers, for a note.
+fn describe_lost(lost: &[(&(String, String), Reply)]) -> String {
+    const SHOWN: usize = 3;
+    let mut text = lost
+        .iter()
+        .take(SHOWN)
+        .map(|((_, name), reply)| {
+            let got = match reply {
+                Reply::Refused => "SERVFAIL or REFUSED",
+                Reply::Silent | Reply::Answered => "no answer",
+            };
+            format!("{name}: {got}")
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    if lost.len() > SHOWN {
+        text.push_str(&format!("; {} more", lost.len() - SHOWN));
+    }
+    text
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
 
 /// Whether an event can have changed what a file holds. Reading a file is an event too
@@ -195,16 +334,16 @@ fn reporters(options: &Options) -> Reporters {
 }
 
 /// Gets the warm service ready for a run: reload it, or make way for a fresh one.
+/// Whether the run goes on in the warm container, reloaded.
 async fn prepare_service(
     config: &Config,
     pending: &Pending,
-    service: &mut Option<Running>,
-    reloaded_at: &mut Option<Instant>,
+    warm: &mut Warm,
     reporters: &mut Reporters,
-) {
+) -> bool {
     let change = pending.change;
-    let Some(running) = service.as_mut() else {
-        return;
+    let Some(running) = warm.service.as_mut() else {
+        return false;
     };
     let mut restart = change != Change::Reload;
     if !restart {
@@ -234,14 +373,26 @@ async fn prepare_service(
         });
         restart = true;
     }
+    if !restart {
+        if let Some(gone) = warm.directories.as_ref().and_then(Directories::replaced) {
+            reporters.emit(Event::Note {
+                message: format!(
+                    "{} was removed or replaced, and the service may hold the old one; \
+                     starting a fresh container",
+                    dirs::describe(gone)
+                ),
+            });
+            restart = true;
+        }
+    }
     let reload = config.service.as_ref().and_then(|s| s.reload.as_ref());
     if !restart {
         match reload {
             Some(spec) => match apply_reload(running, spec.get_ref()).await {
-                Ok(true) => *reloaded_at = Some(Instant::now()),
+                Ok(true) => warm.reloaded_at = Some(Instant::now()),
                 // A change queued during the last run may have been read by that run's
                 // reload already; a daemon with nothing new to read says nothing.
-                Ok(false) if reloaded_at.is_some_and(|at| pending.latest < at) => {}
+                Ok(false) if warm.reloaded_at.is_some_and(|at| pending.latest < at) => {}
                 Ok(false) => {
                     reporters.emit(Event::Note {
                         message: format!(
@@ -262,19 +413,15 @@ async fn prepare_service(
         }
     }
     if restart {
-        if let Some(old) = service.take() {
-            let _ = old.guard.remove().await;
-        }
+        warm.stop().await;
     }
+    !restart
 }
 
 async fn image_changed(running: &Running) -> bool {
-    match running
-        .engine
-        .docker
-        .inspect_image(&running.image.name)
-        .await
-    {
+    let engine = &running.engine;
+    let request = engine.docker.inspect_image(&running.image.name);
+    match engine.call("inspecting the image", request).await {
         Ok(inspect) => inspect.id.is_some_and(|id| id != running.image.id),
         Err(_) => false,
     }
@@ -302,20 +449,39 @@ async fn apply_reload(running: &mut Running, spec: &ReloadSpec) -> Result<bool, 
 pub(crate) struct Pending {
     change: Change,
     path: Option<PathBuf>,
+    /// The project directory was replaced: watch the new one.
+    root_replaced: bool,
+    /// When the first event of it happened: a stream of changes is waited out from here
+    /// for at most MAX_SETTLE.
+    first: Instant,
     /// When the last event of it happened.
     latest: Instant,
 }
 
 impl Pending {
     fn start() -> Pending {
+        let now = Instant::now();
         Pending {
             change: Change::Restart,
             path: None,
-            latest: Instant::now(),
+            root_replaced: false,
+            first: now,
+            latest: now,
+        }
+    }
+
+    fn root_replaced() -> Pending {
+        Pending {
+            change: Change::Reconfigure,
+            root_replaced: true,
+            ..Pending::start()
         }
     }
 
     fn describe(&self) -> String {
+        if self.root_replaced {
+            return "the project directory was replaced".to_owned();
+        }
         match &self.path {
             Some(path) => format!("{} changed", path.display()),
             None => "start".to_owned(),
@@ -335,6 +501,8 @@ impl Pending {
             None => Pending {
                 change,
                 path: Some(path),
+                root_replaced: false,
+                first: at,
                 latest: at,
             },
             Some(mut p) => {
@@ -349,6 +517,7 @@ impl Pending {
                     p.path = Some(path);
                 }
                 p.change = p.change.max(change);
+                p.first = p.first.min(at);
                 p.latest = p.latest.max(at);
                 p
             }
@@ -357,11 +526,7 @@ impl Pending {
 }
 
 /// Takes every change already queued.
-fn drain(
-    events: &mut mpsc::UnboundedReceiver<(Instant, PathBuf)>,
-    filter: &Filter,
-    mut pending: Option<Pending>,
-) -> Option<Pending> {
+fn drain(events: &mut Events, filter: &Filter, mut pending: Option<Pending>) -> Option<Pending> {
     while let Ok((at, path)) = events.try_recv() {
         if let Some((change, relative)) = filter.classify(&path) {
             pending = Some(Pending::add(pending, change, relative, at, filter));
@@ -370,28 +535,46 @@ fn drain(
     pending
 }
 
-/// Waits for the first relevant change, then until the files have been quiet for the
-/// debounce time (one save can be several events; quick saves are one run), at most a
-/// second. `None` when the run is cancelled.
+/// Waits for the first relevant change (unless `pending` already holds some), then until
+/// the files have been quiet for the debounce time (one save can be several events; quick
+/// saves are one run), at most MAX_SETTLE after the first change. A project directory
+/// replaced meanwhile is a change of its own. `None` when the run is cancelled.
 async fn wait_for_change(
-    events: &mut mpsc::UnboundedReceiver<(Instant, PathBuf)>,
+    events: &mut Events,
     filter: &Filter,
     config: &Config,
+    root: &Root,
     cancel: &Cancel,
+    mut pending: Option<Pending>,
 ) -> Option<Pending> {
     let debounce = config.watch.debounce.map_or(DEFAULT_DEBOUNCE, |d| d.0);
-    let mut pending = None;
+    let mut look_at_root = Instant::now() + ROOT_CHECK;
     while pending.is_none() {
-        let (at, path) = cancel.guard(events.recv()).await.ok()??;
-        if let Some((change, relative)) = filter.classify(&path) {
-            pending = Some(Pending::add(None, change, relative, at, filter));
+        let event = cancel
+            .guard(tokio::time::timeout_at(look_at_root.into(), events.recv()))
+            .await
+            .ok()?;
+        match event {
+            Ok(Some((at, path))) => {
+                if let Some((change, relative)) = filter.classify(&path) {
+                    pending = Some(Pending::add(None, change, relative, at, filter));
+                }
+            }
+            Ok(None) => return None,
+            Err(_) => {}
+        }
+        if pending.is_none() && Instant::now() >= look_at_root {
+            if root.replaced() {
+                return Some(Pending::root_replaced());
+            }
+            look_at_root = Instant::now() + ROOT_CHECK;
         }
     }
-    let first = Instant::now();
     loop {
-        let quiet_until = pending.as_ref().map_or(first, |p| p.latest) + debounce;
-        let give_up = first + MAX_SETTLE;
-        let until = quiet_until.min(give_up);
+        let until = pending.as_ref().map(|p| {
+            crate::deadline::after(p.latest, debounce)
+                .min(crate::deadline::after(p.first, MAX_SETTLE))
+        })?;
         if Instant::now() >= until {
             return pending;
         }
@@ -441,4 +624,51 @@ fn local_time() -> String {
         tm
     };
     format!("{:02}:{:02}:{:02}", tm.tm_hour, tm.tm_min, tm.tm_sec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn replies(entries: &[(&str, Reply)]) -> Replies {
+        entries
+            .iter()
+            .map(|(name, reply)| (("test:lists".to_owned(), (*name).to_owned()), *reply))
+            .collect()
+    }
+
+    #[test]
+    fn a_name_answered_before_and_failed_after_the_reload_is_lost() {
+        let before = replies(&[
+            ("bl", Reply::Answered),
+            ("wl", Reply::Answered),
+            ("txt", Reply::Answered),
+            ("broken before", Reply::Refused),
+        ]);
+        let after = replies(&[
+            ("bl", Reply::Refused),
+            ("wl", Reply::Silent),
+            ("txt", Reply::Answered),
+            ("broken before", Reply::Refused),
+            ("new check", Reply::Refused),
+        ]);
+        let lost: Vec<(&str, Reply)> = lost_answers(&before, &after)
+            .into_iter()
+            .map(|((_, name), reply)| (name.as_str(), reply))
+            .collect();
+        assert_eq!(lost, [("bl", Reply::Refused), ("wl", Reply::Silent)]);
+        assert_eq!(
+            describe_lost(&lost_answers(&before, &after)),
+            "bl: SERVFAIL or REFUSED; wl: no answer"
+        );
+    }
+
+    #[test]
+    fn an_answer_that_changed_is_no_lost_answer() {
+        // NXDOMAIN where there was an address is the daemon answering: the change itself.
+        let before = replies(&[("bl", Reply::Answered)]);
+        let after = replies(&[("bl", Reply::Answered)]);
+        assert!(lost_answers(&before, &after).is_empty());
+        assert!(lost_answers(&Replies::new(), &replies(&[("bl", Reply::Refused)])).is_empty());
+    }
 }

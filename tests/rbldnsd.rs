@@ -305,3 +305,291 @@ fn a_work_tree_whose_path_holds_a_colon_is_tested_like_any_other() {
         .passed("black list");
     project.assert_no_container_left();
 }
+
+// ---------------------------------------------------------------------------------------
+// Steps that did not run are reported, and counted per task
+
+/// What `--format json --junit FILE` reported of one run.
+struct Reported {
+    outcome: common::Outcome,
+    checks: Vec<Value>,
+    summary: Value,
+    /// Each `<testsuite>`: its name, attributes and the names of its cases.
+    suites: Vec<(
+        String,
+        std::collections::BTreeMap<String, String>,
+        Vec<String>,
+    )>,
+}
+
+fn reported(project: &Project, args: &[&str]) -> Reported {
+    let reports = tempfile::tempdir().expect("tempdir");
+    let junit = reports.path().join("out.xml");
+    let outcome = project
+        .devloop()
+        .args(["--format", "json", "--junit"])
+        .arg(junit.to_str().expect("utf-8 path"))
+        .args(args)
+        .run();
+    let events: Vec<Value> = outcome
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}\n{outcome}")))
+        .collect();
+    let checks = events
+        .iter()
+        .filter(|e| e["event"] == "check")
+        .cloned()
+        .collect();
+    let summary = events
+        .iter()
+        .find(|e| e["event"] == "summary")
+        .cloned()
+        .unwrap_or_else(|| panic!("no summary\n{outcome}"));
+    let xml = std::fs::read_to_string(&junit).expect("the JUnit file is written");
+    let root = parse_xml(&xml).unwrap_or_else(|e| panic!("not XML: {e}\n{xml}"));
+    let suites = root
+        .children
+        .iter()
+        .filter(|e| e.name == "testsuite")
+        .map(|suite| {
+            let cases = suite
+                .children
+                .iter()
+                .filter(|c| c.name == "testcase")
+                .map(|c| c.attribute("name").to_owned())
+                .collect();
+            (
+                suite.attribute("name").to_owned(),
+                suite.attributes.clone(),
+                cases,
+            )
+        })
+        .collect();
+    Reported {
+        outcome,
+        checks,
+        summary,
+        suites,
+    }
+}
+
+impl Reported {
+    /// (task, name) of every check event, in order.
+    fn steps(&self) -> Vec<(String, String)> {
+        self.checks
+            .iter()
+            .map(|c| (c["task"].to_string(), c["name"].to_string()))
+            .collect()
+    }
+
+    fn check(&self, name: &str) -> &Value {
+        self.checks
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no check {name:?}\n{}", self.outcome))
+    }
+
+    /// JUnit's suites as (name, tests, failures, skipped, case names).
+    fn junit(&self) -> Vec<(String, String, String, String, Vec<String>)> {
+        self.suites
+            .iter()
+            .map(|(name, attributes, cases)| {
+                (
+                    name.clone(),
+                    attributes["tests"].clone(),
+                    attributes["failures"].clone(),
+                    attributes["skipped"].clone(),
+                    cases.clone(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// Takes sh8.mailingliststart.com off the black list: test:lists fails on it.
+fn unlist_mailingliststart(project: &Project) {
+    project.replace(
+        "zones/bl",
+        ".mailingliststart.com :127.0.0.2:Excessive spam from this host\n",
+        "",
+    );
+}
+
+const VALIDATE: &str = "the image's VALIDATE method passes";
+
+#[test]
+fn a_failed_prerequisite_reports_the_tasks_steps_as_skipped_and_counts_each_task() {
+    let _docker = require_docker();
+    let project = Project::rbldnsd();
+    let pass = reported(&project, &["test"]);
+    pass.outcome.success();
+    unlist_mailingliststart(&project);
+    let fail = reported(&project, &["test"]);
+    fail.outcome.code(1);
+
+    assert_eq!(
+        fail.steps(),
+        pass.steps(),
+        "a failing run reports every step a passing one does\n{}",
+        fail.outcome
+    );
+    let validate = fail.check(VALIDATE);
+    assert_eq!(
+        (validate["status"].as_str(), validate["task"].as_str()),
+        (Some("skip"), Some("test")),
+        "{validate}"
+    );
+    assert_eq!(
+        validate["detail"],
+        "prerequisite test:lists failed at `sh8.mailingliststart.com is blacklisted`"
+    );
+
+    let per_task = |summary: &Value| -> Vec<(String, u64, u64, u64)> {
+        summary["tasks"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no per-task counts: {summary}"))
+            .iter()
+            .map(|t| {
+                let n = |f: &str| t[f].as_u64().unwrap_or_else(|| panic!("{t}"));
+                (
+                    t["task"].to_string(),
+                    n("passed"),
+                    n("failed"),
+                    n("skipped"),
+                )
+            })
+            .collect()
+    };
+    let lists = pass
+        .checks
+        .iter()
+        .filter(|c| c["task"] == "test:lists")
+        .count() as u64;
+    let failed_lists = fail
+        .checks
+        .iter()
+        .filter(|c| c["task"] == "test:lists" && c["status"] == "fail")
+        .count() as u64;
+    assert!(failed_lists > 0, "{}", fail.outcome);
+    assert_eq!(
+        per_task(&pass.summary),
+        [
+            ("\"test:lists\"".to_owned(), lists, 0, 0),
+            ("\"test\"".to_owned(), 2, 0, 0)
+        ],
+        "{}",
+        pass.summary
+    );
+    // The prerequisite's failures are its own; the task's VALIDATE did not run, and its
+    // service-log check still judged the log.
+    assert_eq!(
+        per_task(&fail.summary),
+        [
+            (
+                "\"test:lists\"".to_owned(),
+                lists - failed_lists,
+                failed_lists,
+                0
+            ),
+            ("\"test\"".to_owned(), 1, 0, 1)
+        ],
+        "{}",
+        fail.summary
+    );
+    assert_eq!(
+        (
+            fail.summary["passed"].as_u64(),
+            fail.summary["failed"].as_u64(),
+            fail.summary["skipped"].as_u64()
+        ),
+        (Some(lists - failed_lists + 1), Some(failed_lists), Some(1)),
+        "{}",
+        fail.summary
+    );
+
+    // JUnit: one suite per task, the same cases as a pass, VALIDATE skipped.
+    let suites = fail.junit();
+    let pass_suites = pass.junit();
+    assert_eq!(suites.len(), 2, "{suites:?}");
+    for (failing, passing) in suites.iter().zip(&pass_suites) {
+        assert_eq!(
+            (&failing.0, &failing.1, &failing.4),
+            (&passing.0, &passing.1, &passing.4),
+            "a suite of the failing run has the cases of the passing one"
+        );
+    }
+    assert_eq!(
+        (&suites[0].0[..], &suites[0].2[..], &suites[0].3[..]),
+        ("test:lists", &failed_lists.to_string()[..], "0")
+    );
+    assert_eq!(
+        (&suites[1].0[..], &suites[1].2[..], &suites[1].3[..]),
+        ("test", "0", "1")
+    );
+    project.assert_no_container_left();
+}
+
+#[test]
+fn fail_fast_reports_the_rest_as_skipped_in_dimmed_lines() {
+    let _docker = require_docker();
+    let project = Project::rbldnsd();
+    unlist_mailingliststart(&project);
+    let outcome = project.devloop().args(["--fail-fast", "test:lists"]).run();
+    outcome.code(1);
+    outcome.failed("sh8.mailingliststart.com is blacklisted");
+    let reason = "(skipped: --fail-fast: `sh8.mailingliststart.com is blacklisted` failed)";
+    for step in [
+        "its reason is given",
+        "a clean host is not blacklisted",
+        "wl RFC 5782: invalid not listed",
+    ] {
+        outcome.stdout_has(&format!("○ {step} {reason}"));
+    }
+    // The service ran, so its log is still judged.
+    outcome
+        .passed("service log")
+        .stdout_has("FAIL test:lists: 1 passed, 1 failed, 11 skipped in ");
+    project.assert_no_container_left();
+}
+
+#[test]
+fn a_run_that_cannot_start_its_service_reports_every_step_as_skipped() {
+    let _docker = require_docker();
+    let project = Project::rbldnsd();
+    project.replace_line(
+        "devloop.toml",
+        "image = ",
+        "image = \"127.0.0.1:1/devloop-test/no-such-image:never\"",
+    );
+    project.replace_line("devloop.toml", "pull  = ", "pull = \"never\"");
+    let run = reported(&project, &["test:host", LISTED]);
+    run.outcome.code(3);
+    let statuses: Vec<&str> = run
+        .checks
+        .iter()
+        .map(|c| c["status"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["skip", "skip", "skip", "skip"],
+        "three steps and the service log\n{}",
+        run.outcome
+    );
+    assert!(
+        run.checks[0]["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("the run stopped: ")),
+        "{}",
+        run.checks[0]
+    );
+    assert_eq!(run.summary["skipped"], 4, "{}", run.summary);
+    let suites = run.junit();
+    assert_eq!(suites.len(), 1, "{suites:?}");
+    assert_eq!(
+        (&suites[0].1[..], &suites[0].3[..]),
+        ("5", "4"),
+        "four skipped steps and the run's error\n{suites:?}"
+    );
+    project.assert_no_container_created();
+}

@@ -279,3 +279,144 @@ fn devloop_clean_removes_what_a_killed_run_left() {
         .stdout_has(&format!("removed {leftover}"));
     project.assert_no_container_left();
 }
+
+#[test]
+fn sighup_while_waiting_for_the_service_removes_the_container_and_exits_129() {
+    interrupted_run_removes_its_container(libc::SIGHUP, 129, "SIGHUP");
+}
+
+#[test]
+fn sigquit_while_waiting_for_the_service_removes_the_container_and_exits_131() {
+    interrupted_run_removes_its_container(libc::SIGQUIT, 131, "SIGQUIT");
+}
+
+/// GNU `timeout` and terminals send a second SIGINT soon after the first: the teardown the
+/// first one started must still remove the container, every time.
+#[test]
+fn two_sigints_30_ms_apart_never_leave_the_container() {
+    let _docker = require_docker();
+    let project = Project::rbldnsd();
+    project.never_ready();
+    for trial in 0..10 {
+        let run = project.devloop().args(["test:host", LISTED]).spawn();
+        // Half the trials strike as soon as the container exists, half once it runs.
+        if trial % 2 == 0 {
+            wait_for(|| !project.containers().is_empty());
+        } else {
+            project.wait_for_running_container(START);
+        }
+        run.signal(libc::SIGINT);
+        std::thread::sleep(Duration::from_millis(30));
+        run.signal(libc::SIGINT);
+        let outcome = run.wait();
+        outcome.code(130);
+        let left = project.container_names();
+        assert!(
+            left.is_empty(),
+            "trial {trial}: two SIGINTs left {left:?} behind\n{outcome}"
+        );
+    }
+}
+
+/// A marker no other process on the machine has in its command line: `sleep 44.<pid><n>`
+/// sleeps about 44 s and is found by it.
+fn marker(seconds: u32) -> String {
+    static COUNT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{seconds}.{}{n:03}", std::process::id())
+}
+
+/// Adds `[task.<name>]` with one `sh` step running `script`, with extra step keys.
+fn host_task(project: &Project, name: &str, script: &str, extra: &str) {
+    project.append(
+        "devloop.toml",
+        &format!(
+            "\n[task.{name}]\nsteps = [{{ name = \"background\", sh = \"{script}\"{extra} }}]\n"
+        ),
+    );
+}
+
+/// Ends, by PID, whatever of the test's own `sleep` processes a failed test left.
+struct Strays(Vec<String>);
+
+impl Drop for Strays {
+    fn drop(&mut self) {
+        for marker in &self.0 {
+            for pid in processes_running(marker) {
+                if let Ok(pid) = libc::pid_t::try_from(pid) {
+                    // SAFETY: kill(2) on a process this test started (found by its marker).
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            }
+        }
+    }
+}
+
+fn assert_no_process(marker: &str, when: &str) {
+    let left = processes_running(marker);
+    assert!(
+        left.is_empty(),
+        "{when}: `sleep {marker}` (pids {left:?}) outlived devloop"
+    );
+}
+
+#[test]
+fn sigterm_during_a_host_step_ends_what_the_step_started_in_the_background() {
+    let project = Project::rbldnsd();
+    let (background, foreground) = (marker(44), marker(45));
+    let _strays = Strays(vec![background.clone(), foreground.clone()]);
+    host_task(
+        &project,
+        "bg",
+        &format!("sleep {background} & sleep {foreground}"),
+        "",
+    );
+    let run = project.devloop().arg("bg").spawn();
+    wait_for(|| !processes_running(&background).is_empty());
+    run.signal(libc::SIGTERM);
+    run.wait().code(143);
+    assert_no_process(&background, "after SIGTERM");
+    assert_no_process(&foreground, "after SIGTERM");
+}
+
+#[test]
+fn a_host_step_that_times_out_ends_with_everything_it_started() {
+    let project = Project::rbldnsd();
+    let (background, foreground) = (marker(44), marker(45));
+    let _strays = Strays(vec![background.clone(), foreground.clone()]);
+    host_task(
+        &project,
+        "bg",
+        &format!("sleep {background} & sleep {foreground}"),
+        ", timeout = \"1s\"",
+    );
+    let outcome = project.devloop().arg("bg").run();
+    outcome.code(1).within(Duration::from_secs(8));
+    assert!(
+        outcome
+            .failed("background")
+            .contains("did not finish within 1s"),
+        "{outcome}"
+    );
+    assert_no_process(&background, "after the step's timeout");
+    assert_no_process(&foreground, "after the step's timeout");
+}
+
+/// `sh` is done when it exits, even when a child it put in the background still holds its
+/// output open; that child ends with the step.
+#[test]
+fn a_host_step_ends_when_sh_exits_although_a_background_child_holds_its_output() {
+    let project = Project::rbldnsd();
+    let background = marker(44);
+    let _strays = Strays(vec![background.clone()]);
+    host_task(
+        &project,
+        "bg",
+        &format!("sleep {background} & echo started"),
+        ", timeout = \"20s\", match = \"started\"",
+    );
+    let outcome = project.devloop().arg("bg").run();
+    outcome.success().within(Duration::from_secs(5));
+    outcome.passed("background");
+    assert_no_process(&background, "after the step");
+}

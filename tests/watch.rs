@@ -465,3 +465,290 @@ fn bind_applies_a_zone_change_with_rndc_reload_in_the_same_container() {
     watch.stop(libc::SIGINT).code(130);
     project.assert_no_container_left();
 }
+
+/// The check events of the run that reported the last summary so far.
+fn last_run_checks(watch: &Watch) -> Vec<Value> {
+    let events = watch.events();
+    let last = events
+        .iter()
+        .rposition(|e| e["event"] == "summary")
+        .unwrap_or_else(|| panic!("no summary\n{watch}"));
+    let first = events[..last]
+        .iter()
+        .rposition(|e| e["event"] == "summary")
+        .map_or(0, |at| at + 1);
+    events[first..last]
+        .iter()
+        .filter(|e| e["event"] == "check")
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn a_burst_of_saves_gives_a_few_reruns_whatever_the_gap_and_the_last_one_sees_the_last_save() {
+    let _docker = require_docker();
+    let project = Project::rbldnsd();
+    // Gaps well below the debounce, so that each burst is one stream of changes even when
+    // the machine is busy; bursts of 0.5 to 4 s, longer than the settle limit (1 s), so
+    // that runs and saves overlap.
+    const SAVES: usize = 100;
+    const DEBOUNCE: Duration = Duration::from_millis(150);
+    let gaps = [5, 10, 20, 40];
+    for burst in 1..=gaps.len() {
+        add_last_check(
+            &project,
+            &format!("burst {burst}'s last save is served"),
+            &format!("s{SAVES}.burst{burst}.example.senderhost.bl.rbl"),
+        );
+    }
+    project.replace(
+        "devloop.toml",
+        "[watch]\n",
+        &format!("[watch]\ndebounce = \"{}ms\"\n", DEBOUNCE.as_millis()),
+    );
+    let mut watch = Watch::start(&project, &["--format", "json"]);
+    watch.summary(1, FIRST_RUN);
+
+    let mut seen = Vec::new();
+    for (burst, gap) in (1..).zip(gaps) {
+        let before = watch.summaries().len();
+        let started = Instant::now();
+        let mut last_save = started;
+        let mut widest = Duration::ZERO;
+        for save in 1..=SAVES {
+            project.append(
+                "zones/bl",
+                &format!(".s{save}.burst{burst}.example :127.0.0.2:save {save} of burst {burst}\n"),
+            );
+            widest = widest.max(last_save.elapsed());
+            last_save = Instant::now();
+            std::thread::sleep(Duration::from_millis(gap));
+        }
+        let lasted = started.elapsed();
+        watch.summary(before + 1, RERUN);
+        // Longer than the reload's timeout, so a rerun that waits for it is counted too.
+        watch.settle(Duration::from_millis(2500), Duration::from_secs(30));
+        let reruns = watch.summaries().len() - before;
+        // One run per second of saves at most (the settle limit), and one for the tail.
+        let bound = usize::try_from(lasted.as_secs()).unwrap_or(usize::MAX) + 2;
+        seen.push((gap, lasted, reruns));
+        assert!(
+            reruns <= bound,
+            "{SAVES} saves {gap} ms apart ({lasted:?}) gave {reruns} reruns, more than {bound} \
+             (so far: {seen:?}; the widest gap between two saves was {widest:?}, the debounce \
+             {DEBOUNCE:?})\n{watch}"
+        );
+        let served = last_run_checks(&watch)
+            .into_iter()
+            .find(|c| c["name"] == format!("burst {burst}'s last save is served"))
+            .unwrap_or_else(|| panic!("the last run has no check for burst {burst}\n{watch}"));
+        assert_eq!(
+            served["status"], "pass",
+            "the last run should see the last save of burst {burst}: {served}\n{watch}"
+        );
+    }
+    eprintln!("(gap, burst, reruns): {seen:?}");
+    one_running_container(&project, &watch);
+
+    watch.stop(libc::SIGINT).code(130);
+    project.assert_no_container_left();
+}
+
+/// The notes devloop wrote so far.
+fn notes(watch: &Watch) -> Vec<String> {
+    watch
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "note")
+        .map(|e| e["message"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// Puts `zones` back as a restore from a backup or a `git checkout` of a deleted
+/// directory does (world-readable, as a checkout is), with `bl` as given and the example's
+/// `wl`. The copy is made beside it and renamed into place, so that no run can see it
+/// half-copied.
+fn restore_zones(project: &Project, bl: &str) {
+    let wl = std::fs::read_to_string(common::repo_root().join("examples/rbldnsd/zones/wl"))
+        .expect("the example's wl");
+    let staged = tempfile::tempdir_in(project.path()).expect("tempdir");
+    std::fs::write(staged.path().join("bl"), bl).expect("write bl");
+    std::fs::write(staged.path().join("wl"), wl).expect("write wl");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(staged.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let staged = staged.keep();
+    std::fs::rename(&staged, project.file("zones")).expect("rename into place");
+}
+
+#[test]
+fn zones_removed_and_restored_are_served_by_a_fresh_container_then_reloaded_as_before() {
+    let _docker = require_docker();
+    let project = Project::rbldnsd();
+    let original = project.read("zones/bl");
+    // On a busy machine the test can be put aside between two of the removals for longer
+    // than the default debounce, and a run would see a tree half removed (which the check
+    // of the answers after a reload then catches, another test's subject).
+    project.replace(
+        "devloop.toml",
+        "[watch]\n",
+        "[watch]\ndebounce = \"300ms\"\n",
+    );
+    let mut watch = Watch::start(&project, &["--format", "json"]);
+    let first = watch.summary(1, FIRST_RUN);
+    assert_eq!(first["status"], "pass", "{first}\n{watch}");
+    let before = one_running_container(&project, &watch);
+
+    // rbldnsd is chrooted in zones: a reload would read the deleted directory.
+    std::fs::remove_dir_all(project.file("zones")).expect("rm -rf zones");
+    restore_zones(&project, &original);
+    let restored = watch.summary(2, FIRST_RUN);
+    assert_eq!(
+        (restored["status"].as_str(), count(&restored, "failed")),
+        (Some("pass"), 0),
+        "the restored zones should be served\n{watch}"
+    );
+    assert!(
+        notes(&watch)
+            .iter()
+            .any(|n| n.starts_with("zones/ was removed or replaced")),
+        "a note should say why the container was replaced\n{watch}"
+    );
+    let fresh = one_running_container(&project, &watch);
+    assert_ne!(fresh, before, "a fresh container\n{watch}");
+
+    // Later saves are reloads of the fresh container again, and they take effect.
+    project.replace(
+        "zones/bl",
+        ".mailingliststart.com :127.0.0.2:Excessive spam from this host\n",
+        "",
+    );
+    let flipped = watch.summary(3, RERUN);
+    assert!(count(&flipped, "failed") > 0, "{flipped}\n{watch}");
+    assert_eq!(watch.last_check(BLACKLISTED)["got"], "NXDOMAIN", "{watch}");
+    project.write("zones/bl", &original);
+    let back = watch.summary(4, RERUN);
+    assert_eq!(back["status"], "pass", "{back}\n{watch}");
+    assert_eq!(one_running_container(&project, &watch), fresh);
+
+    // Removed and not restored: the service cannot start without it, which is the
+    // verdict; once it is back, so is the service.
+    std::fs::remove_dir_all(project.file("zones")).expect("rm -rf zones");
+    let gone = watch.summary(5, FIRST_RUN);
+    assert_eq!(gone["status"], "error", "{gone}\n{watch}");
+    restore_zones(&project, &original);
+    let again = watch.summary(6, FIRST_RUN);
+    assert_eq!(again["status"], "pass", "{again}\n{watch}");
+    assert_eq!(project.containers_created().len(), 4, "{watch}");
+
+    watch.stop(libc::SIGINT).code(130);
+    project.assert_no_container_left();
+}
+
+#[test]
+fn a_reload_that_leaves_names_unanswered_is_not_a_verdict_a_fresh_container_gives_it() {
+    let _docker = require_docker();
+    let project = Project::rbldnsd();
+    let mut watch = Watch::start(&project, &["--format", "json"]);
+    let first = watch.summary(1, FIRST_RUN);
+    assert_eq!(first["status"], "pass", "{first}\n{watch}");
+    let before = one_running_container(&project, &watch);
+
+    // An editor under umask 077 saves bl: rbldnsd (user rbldns) reloads, cannot read it
+    // and stops serving the black list: SERVFAIL where it answered a moment ago.
+    let staged = project.file("zones/.bl.new");
+    let mut bl = project.read("zones/bl");
+    bl.push_str(".perm.example :127.0.0.2:saved under umask 077\n");
+    std::fs::write(&staged, bl).expect("write");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    std::fs::rename(&staged, project.file("zones/bl")).expect("rename over bl");
+
+    let verdict = watch.summary(2, FIRST_RUN);
+    let notes = notes(&watch);
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("after the reload the service failed ")
+                && n.contains("SERVFAIL or REFUSED")
+                && n.ends_with("starting a fresh container and running again")),
+        "a note should say why the verdict comes from a fresh container: {notes:?}\n{watch}"
+    );
+    // The reloaded container's answers are not reported; the fresh container's verdict
+    // is: rbldnsd refuses to start on a zone it cannot read.
+    assert_eq!(watch.summaries().len(), 2, "{watch}");
+    let created = project.containers_created();
+    assert_eq!(created.len(), 2, "a fresh container\n{watch}");
+    assert_eq!(
+        (verdict["status"].as_str(), count(&verdict, "failed")),
+        (Some("error"), 0),
+        "{verdict}\n{watch}"
+    );
+    assert!(
+        watch
+            .run
+            .stderr_so_far()
+            .contains("unable to open file: Permission denied"),
+        "the fresh container's log says why\n{watch}"
+    );
+    assert!(
+        last_run_checks(&watch)
+            .iter()
+            .all(|c| c["status"] == "skip"),
+        "no check of the reloaded container is reported\n{watch}"
+    );
+
+    std::fs::set_permissions(
+        project.file("zones/bl"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .expect("chmod");
+    let fixed = watch.summary(3, FIRST_RUN);
+    assert_eq!(fixed["status"], "pass", "{fixed}\n{watch}");
+    assert_ne!(one_running_container(&project, &watch), before);
+
+    watch.stop(libc::SIGINT).code(130);
+    project.assert_no_container_left();
+}
+
+#[test]
+fn a_project_directory_replaced_whole_is_watched_and_served_anew() {
+    let _docker = require_docker();
+    let project = Project::rbldnsd_at("checkout");
+    let mut watch = Watch::start(&project, &["--format", "json"]);
+    let first = watch.summary(1, FIRST_RUN);
+    assert_eq!(first["status"], "pass", "{first}\n{watch}");
+    let before = one_running_container(&project, &watch);
+
+    // As a fresh clone or a restore from a backup does: the old tree moves away, a copy
+    // takes its place. Nothing in the new one is watched yet, and the container mounts
+    // the old one.
+    let root = project.path().to_path_buf();
+    let old = root.with_file_name("checkout.old");
+    let new = root.with_file_name("checkout.new");
+    std::fs::create_dir(&new).expect("mkdir");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&new, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    common::copy_tree(&root, &new);
+    std::fs::rename(&root, &old).expect("move the project away");
+    std::fs::rename(&new, &root).expect("move the copy into place");
+
+    let anew = watch.summary(2, FIRST_RUN);
+    assert_eq!(anew["status"], "pass", "{anew}\n{watch}");
+    let fresh = one_running_container(&project, &watch);
+    assert_ne!(fresh, before, "a container of the new tree\n{watch}");
+    let mounted = project.inspect(&fresh)["Mounts"][0]["Source"].clone();
+    assert_eq!(mounted, root.to_str().expect("utf-8"), "{watch}");
+
+    // A save in the new tree is seen, and served.
+    project.replace(
+        "zones/bl",
+        ".mailingliststart.com :127.0.0.2:Excessive spam from this host\n",
+        "",
+    );
+    let flipped = watch.summary(3, RERUN);
+    assert!(count(&flipped, "failed") > 0, "{flipped}\n{watch}");
+    assert_eq!(one_running_container(&project, &watch), fresh);
+
+    watch.stop(libc::SIGINT).code(130);
+    project.assert_no_container_left();
+}

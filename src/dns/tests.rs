@@ -48,6 +48,25 @@ async fn closed_tcp_port() -> Result<SocketAddr, Box<dyn Error>> {
     Ok(listener.local_addr()?)
 }
 
+/// A timeout longer than the clock can count is "no limit", not a panic.
+#[tokio::test]
+async fn a_timeout_beyond_the_clock_still_gets_the_answer() -> TestResult {
+    let server = TestServer::start().await?;
+    for transport in [Transport::Udp, Transport::Tcp] {
+        let query = Query {
+            transport,
+            timeout: Duration::MAX,
+            ..question(&server, RBL_HOST, RecordKind::A)
+        };
+        assert_eq!(query_answer_rcode(&query).await?, "NOERROR");
+    }
+    Ok(())
+}
+
+async fn query_answer_rcode(q: &Query) -> Result<String, DnsError> {
+    Ok(query(q).await?.rcode)
+}
+
 #[tokio::test]
 async fn exact_a_answer_passes_and_reads_like_dig() -> TestResult {
     let server = TestServer::start().await?;

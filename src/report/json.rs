@@ -55,13 +55,38 @@ fn to_json(event: &Event<'_>) -> Option<Value> {
             "command": check.command,
             "log_tail": check.log_tail,
         }),
+        // A step that did not run is a check with its own status, so that a consumer
+        // counting check events sees every step of the plan.
+        Event::Skipped(skip) => json!({
+            "event": "check",
+            "task": skip.task,
+            "name": skip.name,
+            "status": "skip",
+            "duration_ms": 0,
+            "detail": skip.reason,
+            "asked": "",
+            "got": "",
+            "command": "",
+            "log_tail": [],
+        }),
         Event::Note { message } => json!({ "event": "note", "message": message }),
         Event::Summary(summary) => json!({
             "event": "summary",
             "task": summary.task,
             "status": verdict_word(summary.verdict),
-            "passed": summary.passed,
-            "failed": summary.failed,
+            "passed": summary.counts.passed,
+            "failed": summary.counts.failed,
+            "skipped": summary.counts.skipped,
+            "tasks": summary
+                .tasks
+                .iter()
+                .map(|(task, tally)| json!({
+                    "task": task,
+                    "passed": tally.passed,
+                    "failed": tally.failed,
+                    "skipped": tally.skipped,
+                }))
+                .collect::<Vec<Value>>(),
             "duration_ms": millis(summary.duration),
             "image": summary.image,
             "image_id": summary.image_id,
@@ -83,7 +108,7 @@ impl<W: Write + Send> Reporter for Json<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::{CheckOutcome, Summary};
+    use crate::events::{CheckOutcome, Skip, Summary, Tallies};
     use std::time::Duration;
 
     #[test]
@@ -98,12 +123,23 @@ mod tests {
             got: "NXDOMAIN".into(),
             command: "dig ...".into(),
             log_tail: vec!["line".into()],
+            reply: None,
         };
+        let skip = Skip {
+            task: "test".into(),
+            name: "VALIDATE".into(),
+            reason: "prerequisite test:host failed at `black list`".into(),
+        };
+        let mut tasks = Tallies::new(["test:host", "test"]);
+        tasks.passed("test:host");
+        tasks.passed("test:host");
+        tasks.failed("test:host");
+        tasks.skipped("test");
         let summary = Summary {
-            task: "test:host".into(),
+            task: "test".into(),
             verdict: Verdict::Failed,
-            passed: 2,
-            failed: 1,
+            counts: tasks.total(),
+            tasks,
             duration: Duration::from_millis(412),
             image: Some("rbl:latest".into()),
             image_id: Some("sha256:ab".into()),
@@ -112,6 +148,7 @@ mod tests {
         let mut out = Vec::new();
         let mut reporter = Json::new(&mut out);
         reporter.report(&Event::Check(&check));
+        reporter.report(&Event::Skipped(&skip));
         reporter.report(&Event::Summary(&summary));
         let text = String::from_utf8(out).expect("utf8");
         let lines: Vec<Value> = text
@@ -123,9 +160,29 @@ mod tests {
         assert_eq!(lines[0]["duration_ms"], 3);
         assert_eq!(lines[0]["task"], "test:host");
         assert_eq!(lines[0]["detail"], "expected A 127.0.0.2, got NXDOMAIN");
-        assert_eq!(lines[1]["event"], "summary");
-        assert_eq!(lines[1]["passed"], 2);
-        assert_eq!(lines[1]["failed"], 1);
-        assert_eq!(lines[1]["image_id"], "sha256:ab");
+        assert_eq!(lines[1]["event"], "check");
+        assert_eq!(lines[1]["status"], "skip");
+        assert_eq!(lines[1]["task"], "test");
+        assert_eq!(lines[1]["duration_ms"], 0);
+        assert_eq!(
+            lines[1]["detail"],
+            "prerequisite test:host failed at `black list`"
+        );
+        let summary = &lines[2];
+        assert_eq!(summary["event"], "summary");
+        assert_eq!(summary["task"], "test");
+        assert_eq!(summary["passed"], 2);
+        assert_eq!(summary["failed"], 1);
+        assert_eq!(summary["skipped"], 1);
+        assert_eq!(summary["duration_ms"], 412);
+        assert_eq!(summary["image"], "rbl:latest");
+        assert_eq!(summary["image_id"], "sha256:ab");
+        assert_eq!(
+            summary["tasks"],
+            json!([
+                { "task": "test:host", "passed": 2, "failed": 1, "skipped": 0 },
+                { "task": "test", "passed": 0, "failed": 0, "skipped": 1 },
+            ])
+        );
     }
 }

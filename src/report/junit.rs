@@ -1,31 +1,85 @@
-//! `--junit FILE`: one JUnit XML test suite per run, written when the run ends, for CI
-//! systems that draw test results.
+//! `--junit FILE`: the run as JUnit XML, one test suite per task (prerequisites first),
+//! written when the run ends, for CI systems that draw test results.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use crate::events::{CheckOutcome, Event, Reporter, Summary};
+use crate::events::{CheckOutcome, Event, Reporter, Skip, Summary};
 
 pub(crate) struct Junit {
     path: PathBuf,
-    checks: Vec<CheckOutcome>,
+    cases: Vec<Case>,
     summary: Option<Summary>,
+}
+
+/// One `<testcase>`: a step that ran, or one that did not.
+enum Case {
+    Ran(CheckOutcome),
+    Skipped(Skip),
+}
+
+impl Case {
+    fn task(&self) -> &str {
+        match self {
+            Case::Ran(check) => &check.task,
+            Case::Skipped(skip) => &skip.task,
+        }
+    }
+
+    fn failed(&self) -> bool {
+        matches!(self, Case::Ran(check) if !check.passed)
+    }
+
+    fn duration(&self) -> Duration {
+        match self {
+            Case::Ran(check) => check.duration,
+            Case::Skipped(_) => Duration::ZERO,
+        }
+    }
+}
+
+fn seconds(d: Duration) -> String {
+    format!("{:.6}", d.as_secs_f64())
 }
 
 impl Junit {
     pub(crate) fn new(path: PathBuf) -> Self {
         Self {
             path,
-            checks: Vec::new(),
+            cases: Vec::new(),
             summary: None,
         }
     }
 
+    /// The tasks, in the order the run reported them: the summary's, then any other a case
+    /// names.
+    fn tasks(&self) -> Vec<&str> {
+        let mut tasks: Vec<&str> = self
+            .summary
+            .iter()
+            .flat_map(|s| s.tasks.iter().map(|(task, _)| task))
+            .collect();
+        for case in &self.cases {
+            if !tasks.contains(&case.task()) {
+                tasks.push(case.task());
+            }
+        }
+        if tasks.is_empty() {
+            tasks.push(self.summary.as_ref().map_or("devloop", |s| s.task.as_str()));
+        }
+        tasks
+    }
+
     fn render(&self) -> String {
-        let seconds = |d: std::time::Duration| format!("{:.3}", d.as_secs_f64());
         let task = self.summary.as_ref().map_or("devloop", |s| s.task.as_str());
-        let failures = self.checks.iter().filter(|c| !c.passed).count();
-        let errors = usize::from(self.summary.as_ref().is_some_and(|s| s.error.is_some()));
+        let error = self.summary.as_ref().and_then(|s| s.error.as_ref());
+        let failures = self.cases.iter().filter(|c| c.failed()).count();
+        let skipped = self
+            .cases
+            .iter()
+            .filter(|c| matches!(c, Case::Skipped(_)))
+            .count();
         let total = self
             .summary
             .as_ref()
@@ -34,17 +88,59 @@ impl Junit {
         let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
         let _ = writeln!(
             xml,
-            "<testsuites name=\"devloop\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{}\">",
-            self.checks.len(),
+            "<testsuites name=\"devloop\" tests=\"{}\" failures=\"{failures}\" errors=\"{}\" skipped=\"{skipped}\" time=\"{}\">",
+            self.cases.len() + usize::from(error.is_some()),
+            usize::from(error.is_some()),
             seconds(total)
         );
-        let _ = writeln!(
-            xml,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{}\">",
-            escape(task),
-            self.checks.len(),
-            seconds(total)
-        );
+        for suite in self.tasks() {
+            let cases: Vec<&Case> = self.cases.iter().filter(|c| c.task() == suite).collect();
+            // The run's own error belongs to the task that was asked for.
+            let error = error.filter(|_| suite == task);
+            let _ = writeln!(
+                xml,
+                "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\">",
+                escape(suite),
+                cases.len() + usize::from(error.is_some()),
+                cases.iter().filter(|c| c.failed()).count(),
+                usize::from(error.is_some()),
+                cases
+                    .iter()
+                    .filter(|c| matches!(c, Case::Skipped(_)))
+                    .count(),
+                seconds(cases.iter().map(|c| c.duration()).sum())
+            );
+            self.properties(&mut xml);
+            for case in cases {
+                match case {
+                    Case::Ran(check) => testcase(&mut xml, check),
+                    Case::Skipped(skip) => {
+                        let _ = writeln!(
+                            xml,
+                            "    <testcase classname=\"{}\" name=\"{}\" time=\"{}\">\n      <skipped message=\"{}\"/>\n    </testcase>",
+                            escape(&skip.task),
+                            escape(&skip.name),
+                            seconds(Duration::ZERO),
+                            escape(&skip.reason)
+                        );
+                    }
+                }
+            }
+            if let Some(error) = error {
+                let _ = writeln!(
+                    xml,
+                    "    <testcase classname=\"{}\" name=\"run\" time=\"0\">\n      <error message=\"{}\"/>\n    </testcase>",
+                    escape(task),
+                    escape(error)
+                );
+            }
+            xml.push_str("  </testsuite>\n");
+        }
+        xml.push_str("</testsuites>\n");
+        xml
+    }
+
+    fn properties(&self, xml: &mut String) {
         if let Some(image) = self.summary.as_ref().and_then(|s| s.image.as_ref()) {
             let id = self
                 .summary
@@ -58,43 +154,34 @@ impl Junit {
                 escape(&id)
             );
         }
-        for check in &self.checks {
-            let _ = write!(
-                xml,
-                "    <testcase classname=\"{}\" name=\"{}\" time=\"{}\"",
-                escape(&check.task),
-                escape(&check.name),
-                seconds(check.duration)
-            );
-            if check.passed {
-                xml.push_str("/>\n");
-                continue;
-            }
-            let mut body = format!("asked: {}\ngot: {}\n", check.asked, check.got);
-            if !check.command.is_empty() {
-                let _ = writeln!(body, "by hand: {}", check.command);
-            }
-            for line in &check.log_tail {
-                let _ = writeln!(body, "| {line}");
-            }
-            let _ = write!(
-                xml,
-                ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
-                escape(&check.detail),
-                escape(&body)
-            );
-        }
-        if let Some(error) = self.summary.as_ref().and_then(|s| s.error.as_ref()) {
-            let _ = writeln!(
-                xml,
-                "    <testcase classname=\"{}\" name=\"run\" time=\"0\">\n      <error message=\"{}\"/>\n    </testcase>",
-                escape(task),
-                escape(error)
-            );
-        }
-        xml.push_str("  </testsuite>\n</testsuites>\n");
-        xml
     }
+}
+
+fn testcase(xml: &mut String, check: &CheckOutcome) {
+    let _ = write!(
+        xml,
+        "    <testcase classname=\"{}\" name=\"{}\" time=\"{}\"",
+        escape(&check.task),
+        escape(&check.name),
+        seconds(check.duration)
+    );
+    if check.passed {
+        xml.push_str("/>\n");
+        return;
+    }
+    let mut body = format!("asked: {}\ngot: {}\n", check.asked, check.got);
+    if !check.command.is_empty() {
+        let _ = writeln!(body, "by hand: {}", check.command);
+    }
+    for line in &check.log_tail {
+        let _ = writeln!(body, "| {line}");
+    }
+    let _ = write!(
+        xml,
+        ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
+        escape(&check.detail),
+        escape(&body)
+    );
 }
 
 /// XML text and attribute escaping; characters XML 1.0 cannot carry are dropped.
@@ -118,22 +205,27 @@ fn escape(text: &str) -> String {
 impl Reporter for Junit {
     fn report(&mut self, event: &Event<'_>) {
         match event {
-            Event::Check(check) => self.checks.push((*check).clone()),
+            Event::Check(check) => self.cases.push(Case::Ran((*check).clone())),
+            Event::Skipped(skip) => self.cases.push(Case::Skipped((*skip).clone())),
             Event::Summary(summary) => self.summary = Some((*summary).clone()),
             _ => {}
         }
     }
 
     fn finish(&mut self) -> std::io::Result<()> {
-        crate::fsutil::write_atomic(&self.path, self.render().as_bytes())
+        crate::fsutil::write_atomic(&self.path, self.render().as_bytes()).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("the JUnit report {}: {e}", self.path.display()),
+            )
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::Verdict;
-    use std::time::Duration;
+    use crate::events::{Tallies, Verdict};
 
     #[test]
     fn failures_are_escaped_and_counted() {
@@ -148,24 +240,145 @@ mod tests {
             got: "x. 2100 IN A 127.0.0.2".into(),
             command: String::new(),
             log_tail: vec![],
+            reply: None,
         };
         junit.report(&Event::Check(&check));
-        junit.report(&Event::Summary(&Summary {
-            task: "test:host".into(),
-            verdict: Verdict::Failed,
-            passed: 0,
-            failed: 1,
-            duration: Duration::from_millis(400),
-            image: Some("img".into()),
-            image_id: None,
-            error: None,
-        }));
+        let quick = CheckOutcome {
+            name: "black list".into(),
+            passed: true,
+            duration: Duration::from_micros(300),
+            ..check.clone()
+        };
+        junit.report(&Event::Check(&quick));
+        let mut tasks = Tallies::new(["test:host"]);
+        tasks.failed("test:host");
+        tasks.passed("test:host");
+        junit.report(&Event::Summary(&summary("test:host", tasks, None)));
         let xml = junit.render();
-        assert!(xml.contains("tests=\"1\" failures=\"1\""), "{xml}");
+        assert!(xml.contains("tests=\"2\" failures=\"1\""), "{xml}");
+        assert!(
+            xml.contains("name=\"black list\" time=\"0.000300\"/>"),
+            "a fraction of a millisecond is not 0: {xml}"
+        );
         assert!(xml.contains("name=\"white &lt;list&gt;\""), "{xml}");
         assert!(
             xml.contains("message=\"expected NXDOMAIN, got A &quot;127.0.0.2&quot;\""),
             "{xml}"
         );
+    }
+
+    fn summary(task: &str, tasks: Tallies, error: Option<&str>) -> Summary {
+        Summary {
+            task: task.into(),
+            verdict: if error.is_some() {
+                Verdict::Error
+            } else {
+                Verdict::Failed
+            },
+            counts: tasks.total(),
+            tasks,
+            duration: Duration::from_millis(400),
+            image: Some("img".into()),
+            image_id: None,
+            error: error.map(str::to_owned),
+        }
+    }
+
+    fn outcome(task: &str, name: &str, passed: bool) -> CheckOutcome {
+        CheckOutcome {
+            task: task.into(),
+            name: name.into(),
+            passed,
+            duration: Duration::from_millis(1),
+            detail: "detail".into(),
+            asked: String::new(),
+            got: String::new(),
+            command: String::new(),
+            log_tail: vec![],
+            reply: None,
+        }
+    }
+
+    /// The `<testsuite ...>` line of a task.
+    fn suite_line<'a>(xml: &'a str, task: &str) -> &'a str {
+        let start = format!("<testsuite name=\"{task}\" ");
+        xml.lines()
+            .find(|l| l.trim_start().starts_with(&start))
+            .unwrap_or_else(|| panic!("no suite {task}: {xml}"))
+    }
+
+    #[test]
+    fn each_task_is_a_suite_and_steps_that_did_not_run_are_skipped() {
+        let mut junit = Junit::new(PathBuf::from("unused.xml"));
+        let mut tasks = Tallies::new(["test:lists", "test"]);
+        junit.report(&Event::Check(&outcome("test:lists", "bl", true)));
+        tasks.passed("test:lists");
+        junit.report(&Event::Check(&outcome("test:lists", "wl", false)));
+        tasks.failed("test:lists");
+        for name in ["VALIDATE", "service <log>"] {
+            junit.report(&Event::Skipped(&Skip {
+                task: "test".into(),
+                name: name.into(),
+                reason: "prerequisite test:lists failed at `wl`".into(),
+            }));
+            tasks.skipped("test");
+        }
+        junit.report(&Event::Summary(&summary("test", tasks, None)));
+        let xml = junit.render();
+        assert!(
+            xml.contains(
+                "<testsuites name=\"devloop\" tests=\"4\" failures=\"1\" errors=\"0\" skipped=\"2\""
+            ),
+            "{xml}"
+        );
+        assert!(
+            suite_line(&xml, "test:lists")
+                .contains("tests=\"2\" failures=\"1\" errors=\"0\" skipped=\"0\""),
+            "{xml}"
+        );
+        assert!(
+            suite_line(&xml, "test")
+                .contains("tests=\"2\" failures=\"0\" errors=\"0\" skipped=\"2\""),
+            "{xml}"
+        );
+        assert!(
+            xml.find("name=\"test:lists\"") < xml.find("<testsuite name=\"test\""),
+            "prerequisites first: {xml}"
+        );
+        assert!(
+            xml.contains(
+                "<testcase classname=\"test\" name=\"service &lt;log&gt;\" time=\"0.000000\">\n      <skipped message=\"prerequisite test:lists failed at `wl`\"/>"
+            ),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn the_runs_error_is_a_case_of_the_task_asked_for() {
+        let mut junit = Junit::new(PathBuf::from("unused.xml"));
+        let mut tasks = Tallies::new(["test:lists", "test"]);
+        junit.report(&Event::Skipped(&Skip {
+            task: "test:lists".into(),
+            name: "bl".into(),
+            reason: "the run stopped: no such image".into(),
+        }));
+        tasks.skipped("test:lists");
+        junit.report(&Event::Summary(&summary(
+            "test",
+            tasks,
+            Some("no such image"),
+        )));
+        let xml = junit.render();
+        assert!(
+            suite_line(&xml, "test:lists")
+                .contains("tests=\"1\" failures=\"0\" errors=\"0\" skipped=\"1\""),
+            "{xml}"
+        );
+        assert!(
+            suite_line(&xml, "test")
+                .contains("tests=\"1\" failures=\"0\" errors=\"1\" skipped=\"0\""),
+            "{xml}"
+        );
+        assert!(xml.contains("<error message=\"no such image\"/>"), "{xml}");
     }
 }

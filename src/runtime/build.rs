@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, ImportImageOptionsBuilder, TagImageOptionsBuilder,
 };
-use futures_util::StreamExt;
 
 use super::{Engine, RuntimeError, api_error};
 
@@ -68,13 +67,19 @@ pub(crate) async fn build_image(
     );
     let mut image_id: Option<String> = None;
     let mut partial = String::new();
-    while let Some(item) = stream.next().await {
+    let action = "building the image";
+    loop {
+        let item = match engine.next(action, &mut stream).await {
+            Ok(Some(item)) => item,
+            Ok(None) => break,
+            Err(e) => return Err(BuildFailure::Engine(e)),
+        };
         let info = match item {
             Ok(info) => info,
             Err(bollard::errors::Error::DockerStreamError { error }) => {
                 return Err(BuildFailure::Build(error));
             }
-            Err(e) => return Err(BuildFailure::Engine(api_error("building the image", e))),
+            Err(e) => return Err(BuildFailure::Engine(api_error(action, e))),
         };
         if let Some(detail) = info.error_detail.and_then(|d| d.message) {
             flush(&mut partial, on_progress);
@@ -110,10 +115,12 @@ pub(crate) async fn build_image(
     };
     // The builder's short ID, or the tag: ask the engine for the full ID.
     let inspect = engine
-        .docker
-        .inspect_image(&reference)
+        .call(
+            format!("inspecting {reference}"),
+            engine.docker.inspect_image(&reference),
+        )
         .await
-        .map_err(|e| BuildFailure::Engine(api_error(format!("inspecting {reference}"), e)))?;
+        .map_err(BuildFailure::Engine)?;
     let id = inspect.id.unwrap_or(reference);
     for tag in request.tags.iter().skip(1) {
         let (repo, tag_part) = super::image::split_reference(tag);
@@ -122,10 +129,12 @@ pub(crate) async fn build_image(
             .tag(tag_part)
             .build();
         engine
-            .docker
-            .tag_image(&id, Some(options))
+            .call(
+                format!("tagging {tag}"),
+                engine.docker.tag_image(&id, Some(options)),
+            )
             .await
-            .map_err(|e| BuildFailure::Engine(api_error(format!("tagging {tag}"), e)))?;
+            .map_err(BuildFailure::Engine)?;
     }
     Ok(id)
 }
@@ -146,8 +155,9 @@ pub(crate) async fn copy_image(from: &Engine, to: &Engine, id: &str) -> Result<(
         export,
         None,
     );
-    while let Some(item) = load.next().await {
-        item.map_err(|e| api_error(format!("copying image {id} between engines"), e))?;
+    let action = format!("copying image {id} between engines");
+    while let Some(item) = to.next(&action, &mut load).await? {
+        item.map_err(|e| api_error(action.clone(), e))?;
     }
     Ok(())
 }

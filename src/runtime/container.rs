@@ -1,14 +1,16 @@
 //! The ephemeral service container: created with the work tree mounted, ports published on
 //! 127.0.0.1, labelled as devloop's, and removed on every path out of a run.
 //!
-//! `ContainerGuard::remove` is the normal way out. Every live container is also in the
-//! run's `Registry`, which the top level empties after a panic, a signal or an error; `Drop`
-//! is only the last resort.
+//! `ContainerGuard::remove` is the normal way out. Every container is also in the run's
+//! `Registry` from before the engine is asked to create it until the engine has confirmed
+//! its removal; the top level empties the registry after the run however it ended (a
+//! verdict, an error, a panic, signals). `Drop` only starts a removal the registry then
+//! waits for.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bollard::exec::{CreateExecOptions, StartExecResults};
@@ -19,7 +21,7 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 
-use super::{Engine, RuntimeError, api_error};
+use super::{CALL_DEADLINE, Engine, RuntimeError, api_error};
 use crate::config::{ContainerPort, Ready};
 
 /// Everything needed to create the service container.
@@ -37,49 +39,156 @@ pub(crate) struct ServiceSpec {
     pub labels: HashMap<String, String>,
 }
 
-/// The containers a run has created and not yet removed.
+/// The containers of a run whose removal the engine has not confirmed yet, by name: a
+/// container is registered before the engine is asked to create it, so one created by a
+/// request whose answer never came is still found.
 #[derive(Clone, Default)]
-pub(crate) struct Registry(Arc<Mutex<Vec<(Engine, String)>>>);
+pub(crate) struct Registry(Arc<Mutex<Vec<Arc<Tracked>>>>);
+
+/// One container of the run.
+struct Tracked {
+    engine: Engine,
+    name: String,
+    /// Held while a removal is under way, so that removals of one container never overlap
+    /// and a later one waits for (and learns from) an earlier one.
+    removal: tokio::sync::Mutex<Removal>,
+}
+
+enum Removal {
+    NotTried,
+    Done,
+    Failed(RuntimeError),
+}
+
+/// A container devloop could not remove: the next run on that engine (its sweep), or
+/// `devloop clean`, removes it.
+#[derive(Debug)]
+pub(crate) struct Leftover {
+    pub name: String,
+    pub host: String,
+    pub reason: RuntimeError,
+}
 
 impl Registry {
-    fn add(&self, engine: &Engine, id: &str) {
-        if let Ok(mut live) = self.0.lock() {
-            live.push((engine.clone(), id.to_owned()));
-        }
+    fn track(&self, engine: &Engine, name: &str) -> Arc<Tracked> {
+        let tracked = Arc::new(Tracked {
+            engine: engine.clone(),
+            name: name.to_owned(),
+            removal: tokio::sync::Mutex::new(Removal::NotTried),
+        });
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Arc::clone(&tracked));
+        tracked
     }
 
-    fn forget(&self, id: &str) {
-        if let Ok(mut live) = self.0.lock() {
-            live.retain(|(_, i)| i != id);
-        }
+    fn forget(&self, tracked: &Arc<Tracked>) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|t| !Arc::ptr_eq(t, tracked));
     }
 
-    /// Removes every container still registered; used after a panic, signal or error.
-    pub(crate) async fn remove_all(&self) {
-        let live: Vec<(Engine, String)> = match self.0.lock() {
-            Ok(mut live) => live.drain(..).collect(),
-            Err(poisoned) => poisoned.into_inner().drain(..).collect(),
-        };
-        for (engine, id) in live {
-            let _ = force_remove(&engine, &id).await;
-        }
+    /// Removes one container and returns once the engine has confirmed it gone. The
+    /// removal is a task of its own: whatever happens to the caller (a second signal, the
+    /// grace period cutting the run short), it goes on, and only its success takes the
+    /// container off the registry.
+    async fn remove(&self, tracked: &Arc<Tracked>) -> Result<(), RuntimeError> {
+        let registry = self.clone();
+        let tracked = Arc::clone(tracked);
+        let name = tracked.name.clone();
+        let removal = tokio::spawn(async move {
+            let mut state = tracked.removal.lock().await;
+            match &*state {
+                Removal::Done => return Ok(()),
+                // Once an engine has stopped answering, one attempt is all it gets: the
+                // next run's sweep removes what is left, once the engine is back.
+                Removal::Failed(e) if e.engine_fault().is_some() => return Err(e.clone()),
+                Removal::Failed(_) | Removal::NotTried => {}
+            }
+            let result = remove_confirmed(&tracked.engine, &tracked.name).await;
+            match &result {
+                Ok(()) => {
+                    *state = Removal::Done;
+                    registry.forget(&tracked);
+                }
+                Err(e) => *state = Removal::Failed(e.clone()),
+            }
+            result
+        });
+        removal.await.unwrap_or_else(|e| {
+            Err(RuntimeError::Api {
+                action: format!("removing container {name}"),
+                reason: e.to_string(),
+            })
+        })
+    }
+
+    /// Removes every container still registered, waiting for removals already under way;
+    /// used when the run is over, however it ended. Returns what could not be removed.
+    pub(crate) async fn remove_all(&self) -> Vec<Leftover> {
+        let live: Vec<Arc<Tracked>> = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let removals = live.iter().map(|tracked| async move {
+            self.remove(tracked).await.err().map(|reason| Leftover {
+                name: tracked.name.clone(),
+                host: tracked.engine.host().to_owned(),
+                reason,
+            })
+        });
+        futures_util::future::join_all(removals)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
     }
 }
 
-/// Kills and removes a container with its anonymous volumes; one already gone, or going,
-/// counts as removed.
-pub(super) async fn force_remove(engine: &Engine, id: &str) -> Result<(), bollard::errors::Error> {
+/// Kills and removes a container with its anonymous volumes, and returns once the engine
+/// says it is gone; one already gone counts as removed.
+pub(super) async fn remove_confirmed(engine: &Engine, name: &str) -> Result<(), RuntimeError> {
+    let action = format!("removing container {name}");
     let options = RemoveContainerOptionsBuilder::default()
         .force(true)
         .v(true)
         .build();
-    match engine.docker.remove_container(id, Some(options)).await {
-        // 404: gone already (a sweep, AutoRemove); 409: its removal is under way.
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404 | 409,
-            ..
+    let request = engine.docker.remove_container(name, Some(options));
+    match engine.teardown(&action, request).await? {
+        Ok(())
+        | Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
         }) => Ok(()),
-        other => other,
+        // Someone else's removal is under way (a sweep, AutoRemove): gone once it is done.
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 409, ..
+        }) => wait_until_gone(engine, name, &action).await,
+        Err(e) => Err(api_error(action, e)),
+    }
+}
+
+async fn wait_until_gone(engine: &Engine, name: &str, action: &str) -> Result<(), RuntimeError> {
+    let deadline = crate::deadline::from_now(CALL_DEADLINE);
+    loop {
+        let request = engine.docker.inspect_container(name, None);
+        if let Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) = engine.teardown(action, request).await?
+        {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(RuntimeError::Api {
+                action: action.to_owned(),
+                reason: format!(
+                    "the engine's own removal had not finished after {CALL_DEADLINE:?}"
+                ),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -88,6 +197,8 @@ pub(super) async fn force_remove(engine: &Engine, id: &str) -> Result<(), bollar
 pub(crate) struct LogBuffer {
     lines: Arc<Mutex<Vec<String>>>,
     arrived: Arc<tokio::sync::Notify>,
+    /// Why the log stopped arriving, when the engine broke it off.
+    broken: Arc<Mutex<Option<String>>>,
 }
 
 impl LogBuffer {
@@ -97,6 +208,13 @@ impl LogBuffer {
         }
         if let Ok(mut lines) = self.lines.lock() {
             lines.extend(new);
+        }
+        self.arrived.notify_waiters();
+    }
+
+    fn break_off(&self, reason: String) {
+        if let Ok(mut broken) = self.broken.lock() {
+            *broken = Some(reason);
         }
         self.arrived.notify_waiters();
     }
@@ -113,6 +231,11 @@ impl LogBuffer {
             .unwrap_or_default()
     }
 
+    /// Why the log is incomplete, if the engine stopped sending it.
+    pub(crate) fn broken(&self) -> Option<String> {
+        self.broken.lock().ok().and_then(|b| b.clone())
+    }
+
     /// Waits until a line after `mark` matches, or `timeout` passes.
     pub(crate) async fn wait_for(
         &self,
@@ -120,12 +243,15 @@ impl LogBuffer {
         mark: usize,
         timeout: Duration,
     ) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = crate::deadline::after_tokio(tokio::time::Instant::now(), timeout);
         loop {
             // Register before looking, so a line that arrives in between still wakes us.
             let arrived = self.arrived.notified();
             if self.since(mark).iter().any(|line| pattern.is_match(line)) {
                 return true;
+            }
+            if self.broken().is_some() {
+                return false;
             }
             if tokio::time::timeout_at(deadline, arrived).await.is_err() {
                 return false;
@@ -146,6 +272,7 @@ pub(crate) struct ExecOutput {
 pub(crate) struct ContainerGuard {
     engine: Engine,
     registry: Registry,
+    tracked: Arc<Tracked>,
     pub id: String,
     pub name: String,
     /// Container port -> host port on 127.0.0.1.
@@ -201,15 +328,29 @@ impl ContainerGuard {
         let options = CreateContainerOptionsBuilder::default()
             .name(&spec.name)
             .build();
+        let tracked = registry.track(engine, &spec.name);
         let created = engine
-            .docker
-            .create_container(Some(options), body)
-            .await
-            .map_err(|e| api_error(format!("creating a container of {}", spec.image), e))?;
-        registry.add(engine, &created.id);
+            .call(
+                format!("creating a container of {}", spec.image),
+                engine.docker.create_container(Some(options), body),
+            )
+            .await;
+        let created = match created {
+            Ok(created) => created,
+            Err(e) => {
+                // An engine that answered "no" created nothing (and a name conflict is
+                // someone else's container); one that did not answer may have created it,
+                // so the teardown makes sure.
+                if e.engine_fault().is_none() {
+                    registry.forget(&tracked);
+                }
+                return Err(e);
+            }
+        };
         let mut guard = ContainerGuard {
             engine: engine.clone(),
             registry: registry.clone(),
+            tracked,
             id: created.id,
             name: spec.name.clone(),
             ports: Vec::new(),
@@ -217,14 +358,25 @@ impl ContainerGuard {
             removed: false,
             keep: false,
         };
-        engine
-            .docker
-            .start_container(&guard.id, None)
-            .await
-            .map_err(|e| api_error(format!("starting container {}", spec.name), e))?;
-        guard.started = Instant::now();
-        guard.ports = guard.read_ports(&spec.ports).await?;
+        if let Err(e) = guard.start_and_read_ports(&spec.ports).await {
+            // The container's own failure is the one to report; the registry reports a
+            // removal that fails.
+            let _ = guard.remove().await;
+            return Err(e);
+        }
         Ok(guard)
+    }
+
+    async fn start_and_read_ports(&mut self, wanted: &[ContainerPort]) -> Result<(), RuntimeError> {
+        self.engine
+            .call(
+                format!("starting container {}", self.name),
+                self.engine.docker.start_container(&self.id, None),
+            )
+            .await?;
+        self.started = Instant::now();
+        self.ports = self.read_ports(wanted).await?;
+        Ok(())
     }
 
     async fn read_ports(
@@ -236,10 +388,11 @@ impl ContainerGuard {
         }
         let inspect = self
             .engine
-            .docker
-            .inspect_container(&self.id, None)
-            .await
-            .map_err(|e| api_error("reading the published ports", e))?;
+            .call(
+                "reading the published ports",
+                self.engine.docker.inspect_container(&self.id, None),
+            )
+            .await?;
         let map = inspect
             .network_settings
             .and_then(|n| n.ports)
@@ -258,7 +411,7 @@ impl ContainerGuard {
             match host_port {
                 Some(p) => out.push((*port, p)),
                 None => {
-                    let status = self.exit_status().await.unwrap_or(-1);
+                    let status = self.state().await?.unwrap_or(-1);
                     return Err(RuntimeError::Died {
                         status,
                         log_tail: self.log_tail(20).await,
@@ -285,29 +438,41 @@ impl ContainerGuard {
         })
     }
 
-    /// The exit status, or `None` while the container runs.
+    /// The exit status, or `None` while the container runs (or when the engine cannot
+    /// say).
     pub(crate) async fn exit_status(&self) -> Option<i64> {
+        self.state().await.ok().flatten()
+    }
+
+    /// The exit status, or `None` while the container runs.
+    async fn state(&self) -> Result<Option<i64>, RuntimeError> {
         let inspect = self
             .engine
-            .docker
-            .inspect_container(&self.id, None)
-            .await
-            .ok()?;
-        let state = inspect.state?;
-        if state.running == Some(true) {
-            None
-        } else {
-            Some(state.exit_code.unwrap_or(-1))
+            .call(
+                format!("inspecting container {}", self.name),
+                self.engine.docker.inspect_container(&self.id, None),
+            )
+            .await?;
+        Ok(match inspect.state {
+            Some(state) if state.running == Some(true) => None,
+            Some(state) => Some(state.exit_code.unwrap_or(-1)),
+            None => None,
+        })
+    }
+
+    /// The last `lines` lines of the container's stdout and stderr, for a failure report;
+    /// a log that cannot be read says why in its one line (nothing when the engine failed:
+    /// the run's error says that).
+    pub(crate) async fn log_tail(&self, lines: usize) -> Vec<String> {
+        match self.read_log(Some(lines)).await {
+            Ok(lines) => lines,
+            Err(e) if e.engine_fault().is_some() => Vec::new(),
+            Err(e) => vec![format!("(the container's log could not be read: {e})")],
         }
     }
 
-    /// The last `lines` lines of the container's stdout and stderr.
-    pub(crate) async fn log_tail(&self, lines: usize) -> Vec<String> {
-        self.logs(Some(lines)).await
-    }
-
-    /// The whole log since the container started.
-    pub(crate) async fn logs(&self, tail: Option<usize>) -> Vec<String> {
+    /// The container's log since it started (the last `tail` lines only, if given).
+    pub(crate) async fn read_log(&self, tail: Option<usize>) -> Result<Vec<String>, RuntimeError> {
         let tail = tail.map_or_else(|| "all".to_owned(), |n| n.to_string());
         let options = LogsOptionsBuilder::default()
             .stdout(true)
@@ -315,74 +480,85 @@ impl ContainerGuard {
             .tail(&tail)
             .build();
         let mut stream = self.engine.docker.logs(&self.id, Some(options));
-        let mut text = String::new();
         let collect = async {
-            while let Some(Ok(chunk)) = stream.next().await {
-                text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+            let mut text = String::new();
+            while let Some(chunk) = stream.next().await {
+                text.push_str(&String::from_utf8_lossy(&chunk?.into_bytes()));
             }
+            Ok(text)
         };
-        let _ = tokio::time::timeout(Duration::from_secs(5), collect).await;
-        text.lines().map(str::to_owned).collect()
+        let action = format!("reading the log of {}", self.name);
+        let text = self
+            .engine
+            .answer(&action, CALL_DEADLINE, collect)
+            .await?
+            .map_err(|e| api_error(action, e))?;
+        Ok(text.lines().map(str::to_owned).collect())
     }
 
-    /// Runs a command in the container and collects its output and exit status.
+    /// Runs a command in the container and collects its output and exit status. The
+    /// `timeout` holds whatever the engine does; past it, a ping tells a command that is
+    /// slow (`timed_out`) from an engine that stopped answering (an error).
     pub(crate) async fn exec(
         &self,
         argv: &[String],
         env: &[(String, String)],
         timeout: Duration,
     ) -> Result<ExecOutput, RuntimeError> {
+        let action = format!("exec `{}` in {}", argv.join(" "), self.name);
         let env: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let exec = self
-            .engine
-            .docker
-            .create_exec(
-                &self.id,
-                CreateExecOptions {
-                    cmd: Some(argv.to_vec()),
-                    env: Some(env),
-                    attach_stdout: Some(true),
-                    attach_stderr: Some(true),
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| api_error(format!("exec {}", argv.join(" ")), e))?;
-        let started = self
-            .engine
-            .docker
-            .start_exec(&exec.id, None)
-            .await
-            .map_err(|e| api_error(format!("exec {}", argv.join(" ")), e))?;
         let mut output = String::new();
-        let mut timed_out = false;
-        if let StartExecResults::Attached {
-            output: mut stream, ..
-        } = started
-        {
-            let collect = async {
-                while let Some(Ok(chunk)) = stream.next().await {
+        let run = async {
+            let exec = self
+                .engine
+                .call(
+                    action.clone(),
+                    self.engine.docker.create_exec(
+                        &self.id,
+                        CreateExecOptions {
+                            cmd: Some(argv.to_vec()),
+                            env: Some(env),
+                            attach_stdout: Some(true),
+                            attach_stderr: Some(true),
+                            ..Default::default()
+                        },
+                    ),
+                )
+                .await?;
+            let started = self
+                .engine
+                .call(
+                    action.clone(),
+                    self.engine.docker.start_exec(&exec.id, None),
+                )
+                .await?;
+            if let StartExecResults::Attached {
+                output: mut stream, ..
+            } = started
+            {
+                while let Some(chunk) = self.engine.next(&action, &mut stream).await? {
+                    let chunk = chunk
+                        .map_err(|e| api_error(format!("reading the output of {action}"), e))?;
                     output.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
                 }
-            };
-            timed_out = tokio::time::timeout(timeout, collect).await.is_err();
-        }
-        let status = if timed_out {
-            -1
-        } else {
-            self.engine
-                .docker
-                .inspect_exec(&exec.id)
-                .await
-                .ok()
-                .and_then(|i| i.exit_code)
-                .unwrap_or(-1)
+            }
+            super::method::exit_status(&self.engine, &exec.id, &action).await
         };
-        Ok(ExecOutput {
-            status,
-            output,
-            timed_out,
-        })
+        match tokio::time::timeout(timeout, run).await {
+            Ok(status) => Ok(ExecOutput {
+                status: status?,
+                output,
+                timed_out: false,
+            }),
+            Err(_) => {
+                self.engine.still_answering(&action).await?;
+                Ok(ExecOutput {
+                    status: -1,
+                    output,
+                    timed_out: true,
+                })
+            }
+        }
     }
 
     /// Sends a signal to the container's main process (e.g. HUP to reload).
@@ -391,10 +567,11 @@ impl ContainerGuard {
             .signal(signal)
             .build();
         self.engine
-            .docker
-            .kill_container(&self.id, Some(options))
+            .call(
+                format!("sending {signal} to {}", self.name),
+                self.engine.docker.kill_container(&self.id, Some(options)),
+            )
             .await
-            .map_err(|e| api_error(format!("sending {signal} to {}", self.name), e))
     }
 
     /// Follows the container's log from its start, line by line, into a buffer that
@@ -411,7 +588,14 @@ impl ContainerGuard {
         let sink = buffer.clone();
         tokio::spawn(async move {
             let mut partial = String::new();
-            while let Some(Ok(chunk)) = stream.next().await {
+            while let Some(chunk) = stream.next().await {
+                let chunk = match chunk {
+                    Ok(chunk) => chunk,
+                    Err(e) => {
+                        sink.break_off(e.to_string());
+                        return;
+                    }
+                };
                 partial.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
                 let mut complete = Vec::new();
                 while let Some(end) = partial.find('\n') {
@@ -424,17 +608,18 @@ impl ContainerGuard {
         buffer
     }
 
-    /// Polls the readiness probe until it succeeds, the container dies, or time runs out.
+    /// Polls the readiness probe until it succeeds, the container dies, the engine stops
+    /// answering, or time runs out.
     pub(crate) async fn wait_ready(
         &self,
         ready: &Ready,
         timeout: Duration,
     ) -> Result<(), RuntimeError> {
-        let deadline = self.started + timeout;
+        let deadline = crate::deadline::after(self.started, timeout);
         let mut interval = Duration::from_millis(5);
         let mut last_state_check = Instant::now();
         loop {
-            if self.probe(ready).await {
+            if self.probe(ready).await? {
                 return Ok(());
             }
             let now = Instant::now();
@@ -442,7 +627,7 @@ impl ContainerGuard {
             // the whole timeout.
             if now.duration_since(last_state_check) >= Duration::from_millis(100) {
                 last_state_check = now;
-                if let Some(status) = self.exit_status().await {
+                if let Some(status) = self.state().await? {
                     return Err(RuntimeError::Died {
                         status,
                         log_tail: self.log_tail(20).await,
@@ -450,7 +635,7 @@ impl ContainerGuard {
                 }
             }
             if now >= deadline {
-                if let Some(status) = self.exit_status().await {
+                if let Some(status) = self.state().await? {
                     return Err(RuntimeError::Died {
                         status,
                         log_tail: self.log_tail(20).await,
@@ -467,44 +652,50 @@ impl ContainerGuard {
         }
     }
 
-    async fn probe(&self, ready: &Ready) -> bool {
+    /// Whether the service answers the probe; an error only when the engine failed.
+    async fn probe(&self, ready: &Ready) -> Result<bool, RuntimeError> {
+        let engine_failed = |e: RuntimeError| {
+            if e.engine_fault().is_some() {
+                Err(e)
+            } else {
+                Ok(false)
+            }
+        };
         match ready {
-            Ready::Dns { port, name } => match self.address(*port) {
+            Ready::Dns { port, name } => Ok(match self.address(*port) {
                 Some(addr) => {
                     crate::dns::probe(addr, !port.udp, name, Duration::from_millis(100)).await
                 }
                 None => false,
-            },
-            Ready::Tcp { port } => match self.address(*port) {
+            }),
+            Ready::Tcp { port } => Ok(match self.address(*port) {
                 Some(addr) => tcp_answers(addr).await,
                 None => false,
+            }),
+            Ready::Log { pattern } => match self.read_log(None).await {
+                Ok(lines) => Ok(lines.iter().any(|line| pattern.0.is_match(line))),
+                Err(e) => engine_failed(e),
             },
-            Ready::Log { pattern } => self
-                .logs(None)
-                .await
-                .iter()
-                .any(|line| pattern.0.is_match(line)),
-            Ready::Exec { command } => self
-                .exec(command, &[], Duration::from_secs(5))
-                .await
-                .is_ok_and(|o| o.status == 0),
+            Ready::Exec { command } => {
+                match self.exec(command, &[], Duration::from_secs(5)).await {
+                    Ok(out) => Ok(out.status == 0 && !out.timed_out),
+                    Err(e) => engine_failed(e),
+                }
+            }
         }
     }
 
     /// Leaves the container running when the guard goes (`--keep`).
     pub(crate) fn keep(mut self) -> String {
         self.keep = true;
-        self.registry.forget(&self.id);
+        self.registry.forget(&self.tracked);
         self.name.clone()
     }
 
-    /// Stops and removes the container.
+    /// Stops and removes the container; returns once the engine confirmed it.
     pub(crate) async fn remove(mut self) -> Result<(), RuntimeError> {
         self.removed = true;
-        self.registry.forget(&self.id);
-        force_remove(&self.engine, &self.id)
-            .await
-            .map_err(|e| api_error(format!("removing container {}", self.name), e))
+        self.registry.remove(&self.tracked).await
     }
 }
 
@@ -513,20 +704,16 @@ impl Drop for ContainerGuard {
         if self.removed || self.keep {
             return;
         }
-        // The async path was skipped (a panic unwinding through the run): remove the
-        // container from a thread of its own, since no runtime can be awaited in drop.
-        let engine = self.engine.clone();
-        let id = self.id.clone();
-        self.registry.forget(&id);
-        let _ = std::thread::spawn(move || {
-            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                let _ = rt.block_on(force_remove(&engine, &id));
-            }
-        })
-        .join();
+        // The async path was skipped (an early return, a panic unwinding through the
+        // run): start the removal now. The registry still holds the container, so the
+        // end of the run waits for this removal (or makes it) either way.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let registry = self.registry.clone();
+            let tracked = Arc::clone(&self.tracked);
+            runtime.spawn(async move {
+                let _ = registry.remove(&tracked).await;
+            });
+        }
     }
 }
 
@@ -557,5 +744,29 @@ async fn tcp_answers(addr: SocketAddr) -> bool {
         Err(_) => true,
         Ok(Ok(n)) => n > 0,
         Ok(Err(_)) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_log_wait_longer_than_the_clock_can_count_still_sees_its_line() {
+        let buffer = LogBuffer::default();
+        buffer.push(vec!["zones reloaded".to_owned()]);
+        let pattern = regex::Regex::new("reloaded").expect("pattern");
+        assert!(buffer.wait_for(&pattern, 0, Duration::MAX).await);
+    }
+
+    #[tokio::test]
+    async fn a_log_the_engine_broke_off_is_not_waited_for() {
+        let buffer = LogBuffer::default();
+        buffer.break_off("the engine went away".to_owned());
+        let pattern = regex::Regex::new("reloaded").expect("pattern");
+        let started = Instant::now();
+        assert!(!buffer.wait_for(&pattern, 0, Duration::from_secs(30)).await);
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert_eq!(buffer.broken().as_deref(), Some("the engine went away"));
     }
 }

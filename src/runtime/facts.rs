@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use bollard::query_parameters::ListContainersOptionsBuilder;
 
-use super::{Engine, RuntimeError, api_error};
+use super::{CALL_DEADLINE, Engine, RuntimeError, api_error};
 
 /// An image as the engine describes it.
 #[derive(Debug, Clone, Default)]
@@ -64,10 +64,12 @@ pub(crate) async fn image_facts(
     engine: &Engine,
     reference: &str,
 ) -> Result<Option<ImageFacts>, RuntimeError> {
-    let inspect = match engine.docker.inspect_image(reference).await {
+    let action = format!("inspecting image {reference}");
+    let request = engine.docker.inspect_image(reference);
+    let inspect = match engine.answer(&action, CALL_DEADLINE, request).await? {
         Ok(inspect) => inspect,
         Err(e) if is_not_found(&e) => return Ok(None),
-        Err(e) => return Err(api_error(format!("inspecting image {reference}"), e)),
+        Err(e) => return Err(api_error(action, e)),
     };
     let config = inspect.config.unwrap_or_default();
     Ok(Some(ImageFacts {
@@ -87,10 +89,11 @@ pub(crate) async fn image_history(
     reference: &str,
 ) -> Result<Vec<HistoryEntry>, RuntimeError> {
     let history = engine
-        .docker
-        .image_history(reference)
-        .await
-        .map_err(|e| api_error(format!("reading the history of {reference}"), e))?;
+        .call(
+            format!("reading the history of {reference}"),
+            engine.docker.image_history(reference),
+        )
+        .await?;
     Ok(history
         .into_iter()
         .map(|item| HistoryEntry {
@@ -109,10 +112,12 @@ pub(crate) async fn container_facts(
     engine: &Engine,
     name: &str,
 ) -> Result<Option<ContainerFacts>, RuntimeError> {
-    let inspect = match engine.docker.inspect_container(name, None).await {
+    let action = format!("inspecting container {name}");
+    let request = engine.docker.inspect_container(name, None);
+    let inspect = match engine.answer(&action, CALL_DEADLINE, request).await? {
         Ok(inspect) => inspect,
         Err(e) if is_not_found(&e) => return Ok(None),
-        Err(e) => return Err(api_error(format!("inspecting container {name}"), e)),
+        Err(e) => return Err(api_error(action, e)),
     };
     let config = inspect.config.unwrap_or_default();
     let state = inspect.state.unwrap_or_default();
@@ -153,10 +158,11 @@ pub(crate) async fn running_containers(
         .filters(&filters)
         .build();
     let listed = engine
-        .docker
-        .list_containers(Some(options))
-        .await
-        .map_err(|e| api_error("listing the running containers", e))?;
+        .call(
+            "listing the running containers",
+            engine.docker.list_containers(Some(options)),
+        )
+        .await?;
     let mut out = Vec::new();
     for summary in listed {
         let Some(id) = summary.id else { continue };

@@ -3,9 +3,8 @@
 use std::collections::HashMap;
 
 use bollard::query_parameters::CreateImageOptionsBuilder;
-use futures_util::StreamExt;
 
-use super::{Engine, RuntimeError};
+use super::{CALL_DEADLINE, Engine, RuntimeError};
 use crate::config::PullPolicy;
 
 /// What a run needs to know of its image.
@@ -35,19 +34,19 @@ pub(crate) async fn ensure_image(
     if policy == PullPolicy::Always {
         pull(engine, image, on_pull).await?;
     }
-    match engine.docker.inspect_image(image).await {
-        Ok(inspect) => Ok(info(image, inspect)),
+    let action = format!("inspecting image {image}");
+    let inspect = || engine.answer(&action, CALL_DEADLINE, engine.docker.inspect_image(image));
+    match inspect().await? {
+        Ok(found) => Ok(info(image, found)),
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
         }) if policy == PullPolicy::Missing => {
             pull(engine, image, on_pull).await?;
-            let inspect = engine.docker.inspect_image(image).await.map_err(|e| {
-                RuntimeError::ImageMissing {
-                    image: image.to_owned(),
-                    reason: e.to_string(),
-                }
+            let found = inspect().await?.map_err(|e| RuntimeError::ImageMissing {
+                image: image.to_owned(),
+                reason: super::api_error("inspecting it after the pull", e).to_string(),
             })?;
-            Ok(info(image, inspect))
+            Ok(info(image, found))
         }
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
@@ -55,7 +54,7 @@ pub(crate) async fn ensure_image(
             image: image.to_owned(),
             reason: "not on this engine, and the pull policy is \"never\"".into(),
         }),
-        Err(e) => Err(super::api_error(format!("inspecting image {image}"), e)),
+        Err(e) => Err(super::api_error(action, e)),
     }
 }
 
@@ -81,7 +80,8 @@ async fn pull(
         .tag(tag)
         .build();
     let mut progress = engine.docker.create_image(Some(options), None, None);
-    while let Some(item) = progress.next().await {
+    let action = format!("pulling {image}");
+    while let Some(item) = engine.next(&action, &mut progress).await? {
         match item {
             Ok(info) => {
                 if let Some(status) = info.status {
@@ -91,7 +91,7 @@ async fn pull(
             Err(e) => {
                 return Err(RuntimeError::ImageMissing {
                     image: image.to_owned(),
-                    reason: format!("pull failed: {}", super::api_error("pull", e)),
+                    reason: format!("pull failed: {}", super::answer_text(e)),
                 });
             }
         }

@@ -3,7 +3,6 @@
 
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecResults};
-use futures_util::StreamExt;
 
 use super::{Engine, RuntimeError, api_error};
 
@@ -34,27 +33,27 @@ pub(crate) async fn exec_streaming(
     on_line: &mut (dyn FnMut(Stream, &str) + Send),
 ) -> Result<i64, RuntimeError> {
     let shown = argv.join(" ");
+    let action = format!("exec {shown} in {container}");
     let exec = engine
-        .docker
-        .create_exec(
-            container,
-            CreateExecOptions {
-                cmd: Some(argv.to_vec()),
-                attach_stdout: Some(true),
-                attach_stderr: Some(true),
-                ..Default::default()
-            },
+        .call(
+            action.clone(),
+            engine.docker.create_exec(
+                container,
+                CreateExecOptions {
+                    cmd: Some(argv.to_vec()),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    ..Default::default()
+                },
+            ),
         )
-        .await
-        .map_err(|e| api_error(format!("exec {shown} in {container}"), e))?;
+        .await?;
     let started = engine
-        .docker
-        .start_exec(&exec.id, None)
-        .await
-        .map_err(|e| api_error(format!("exec {shown} in {container}"), e))?;
+        .call(action.clone(), engine.docker.start_exec(&exec.id, None))
+        .await?;
     if let StartExecResults::Attached { mut output, .. } = started {
         let mut partial = [String::new(), String::new()];
-        while let Some(chunk) = output.next().await {
+        while let Some(chunk) = engine.next(&action, &mut output).await? {
             let chunk =
                 chunk.map_err(|e| api_error(format!("reading the output of {shown}"), e))?;
             let (stream, bytes) = match chunk {
@@ -82,12 +81,36 @@ pub(crate) async fn exec_streaming(
             }
         }
     }
-    let inspect = engine
-        .docker
-        .inspect_exec(&exec.id)
-        .await
-        .map_err(|e| api_error(format!("reading the exit status of {shown}"), e))?;
-    Ok(inspect.exit_code.unwrap_or(-1))
+    exit_status(engine, &exec.id, &shown).await
+}
+
+/// The exit status of a finished exec. Its output can end a moment before the engine has
+/// recorded the status, so a status still missing while the exec counts as running is
+/// asked for again, for up to a second.
+pub(super) async fn exit_status(
+    engine: &Engine,
+    exec: &str,
+    shown: &str,
+) -> Result<i64, RuntimeError> {
+    let action = format!("reading the exit status of {shown}");
+    let deadline = crate::deadline::from_now(std::time::Duration::from_secs(1));
+    loop {
+        let inspect = engine
+            .call(action.clone(), engine.docker.inspect_exec(exec))
+            .await?;
+        match inspect.exit_code {
+            Some(status) => return Ok(status),
+            None if inspect.running == Some(true) && std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            None => {
+                return Err(RuntimeError::Api {
+                    action,
+                    reason: "the engine reported none".into(),
+                });
+            }
+        }
+    }
 }
 
 #[cfg(test)]

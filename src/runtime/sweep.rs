@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use bollard::query_parameters::ListContainersOptionsBuilder;
 
-use super::{Engine, RuntimeError, api_error};
+use super::{Engine, RuntimeError};
 
 pub(crate) const OWNER_LABEL: &str = "devloop.owner";
 pub(crate) const OWNER_VALUE: &str = "devloop";
@@ -132,14 +132,15 @@ async fn devloop_containers(
         .filters(&filters)
         .build();
     engine
-        .docker
-        .list_containers(Some(options))
+        .call(
+            "listing devloop's containers",
+            engine.docker.list_containers(Some(options)),
+        )
         .await
-        .map_err(|e| api_error("listing devloop's containers", e))
 }
 
 async fn remove(engine: &Engine, id: &str) -> bool {
-    super::container::force_remove(engine, id).await.is_ok()
+    super::container::remove_confirmed(engine, id).await.is_ok()
 }
 
 /// Removes containers whose run was killed before it could clean up.

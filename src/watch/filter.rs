@@ -56,6 +56,16 @@ impl Filter {
         self.root.join(relative).exists()
     }
 
+    /// Whether watch looks past a directory (relative to the project): not into `.git`
+    /// nor into an ignored one.
+    pub(crate) fn skips_dir(&self, relative: &Path) -> bool {
+        relative.components().any(|c| c.as_os_str() == ".git")
+            || self
+                .ignore
+                .matched_path_or_any_parents(relative, true)
+                .is_ignore()
+    }
+
     /// The change a path stands for, with the path relative to the project; `None` when
     /// it does not matter.
     pub(crate) fn classify(&self, path: &Path) -> Option<(Change, PathBuf)> {

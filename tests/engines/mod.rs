@@ -17,6 +17,10 @@ pub use crate::common::RBLDNSD_IMAGE;
 /// The second engine's endpoint (see scripts/second-engine).
 pub const ENGINE2_DEFAULT: &str = "unix:///run/devloop-engine2/docker.sock";
 
+/// The third engine's endpoint (see scripts/third-engine): only the tests of a sick
+/// engine use it.
+pub const ENGINE3_DEFAULT: &str = "unix:///run/devloop-engine3/docker.sock";
+
 /// An engine the tests talk to with the docker client.
 #[derive(Debug, Clone)]
 pub struct Engine {
@@ -36,18 +40,46 @@ impl Engine {
     /// The second engine; fails the test when it does not answer or lacks the example image.
     pub fn second() -> Engine {
         static READY: OnceLock<Result<String, String>> = OnceLock::new();
-        let ready = READY.get_or_init(|| {
-            let host = std::env::var("DEVLOOP_ENGINE2_HOST")
+        Engine::extra(
+            &READY,
+            "DEVLOOP_ENGINE2_HOST",
+            ENGINE2_DEFAULT,
+            "scripts/second-engine",
+        )
+    }
+
+    /// The third engine, which only the tests of a sick engine use (they freeze it); fails
+    /// the test when it does not answer or lacks the example image. Hold [`Engine::lease`]
+    /// while using it.
+    pub fn third() -> Engine {
+        static READY: OnceLock<Result<String, String>> = OnceLock::new();
+        Engine::extra(
+            &READY,
+            "DEVLOOP_ENGINE3_HOST",
+            ENGINE3_DEFAULT,
+            "scripts/third-engine",
+        )
+    }
+
+    /// An engine a script of the repository starts, checked once per test process.
+    fn extra(
+        ready: &OnceLock<Result<String, String>>,
+        variable: &str,
+        default: &str,
+        script: &str,
+    ) -> Engine {
+        let ready = ready.get_or_init(|| {
+            let host = std::env::var(variable)
                 .ok()
                 .filter(|h| !h.is_empty())
-                .unwrap_or_else(|| ENGINE2_DEFAULT.to_owned());
+                .unwrap_or_else(|| default.to_owned());
             let engine = Engine { host: host.clone() };
             if engine
                 .docker_out(&["info", "--format", "{{.ServerVersion}}"])
                 .is_none()
             {
                 return Err(format!(
-                    "the second Docker engine does not answer at {host}: run scripts/second-engine (scripts/test starts it)"
+                    "the Docker engine at {host} does not answer: run {script} (scripts/test starts it)"
                 ));
             }
             if engine
@@ -55,7 +87,7 @@ impl Engine {
                 .is_none()
             {
                 return Err(format!(
-                    "the second engine at {host} lacks {RBLDNSD_IMAGE}: run scripts/second-engine, which copies it"
+                    "the engine at {host} lacks {RBLDNSD_IMAGE}: run {script}, which copies it"
                 ));
             }
             Ok(host)
@@ -63,6 +95,83 @@ impl Engine {
         match ready {
             Ok(host) => Engine { host: host.clone() },
             Err(message) => panic!("{message}"),
+        }
+    }
+
+    /// Sole use of this engine, across every test process and work tree on the machine
+    /// (the engines are the machine's): an exclusive `flock` on a file named after it.
+    pub fn lease(&self) -> std::fs::File {
+        use std::os::fd::AsRawFd;
+        let name: String = self
+            .host
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        let path = std::env::temp_dir().join(format!("devloop-tests-{name}.lock"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+        // SAFETY: flock on a descriptor this function owns; no memory is involved.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+        assert_eq!(
+            rc,
+            0,
+            "flock {}: {}",
+            path.display(),
+            std::io::Error::last_os_error()
+        );
+        file
+    }
+
+    /// The process ID of this engine's dockerd, from its pid file (`--pidfile` of
+    /// scripts/second-engine, in the socket's directory).
+    pub fn dockerd_pid(&self) -> libc::pid_t {
+        let socket = self
+            .host
+            .strip_prefix("unix://")
+            .unwrap_or_else(|| panic!("{} is not a unix socket", self.host));
+        let pid_file = Path::new(socket).with_file_name("docker.pid");
+        let text = std::fs::read_to_string(&pid_file)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", pid_file.display()));
+        text.trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("{} holds no pid ({e}): {text:?}", pid_file.display()))
+    }
+
+    /// Freezes this engine's dockerd (SIGSTOP) until the guard goes, which resumes it
+    /// (SIGCONT) whether the test passed or not. Never the usual engine.
+    pub fn freeze(&self) -> Frozen {
+        assert_ne!(
+            self.host,
+            Engine::first().host,
+            "a test never freezes the usual engine"
+        );
+        let pid = self.dockerd_pid();
+        assert!(pid > 1, "a real dockerd pid: {pid}");
+        // SAFETY: kill(2) on the engine's own process; no memory is involved.
+        let rc = unsafe { libc::kill(pid, libc::SIGSTOP) };
+        assert_eq!(rc, 0, "SIGSTOP {pid}: {}", std::io::Error::last_os_error());
+        Frozen { pid }
+    }
+
+    /// The names of the containers of `project` on this engine.
+    pub fn project_containers(&self, project: &str) -> Vec<String> {
+        let label = format!("label=devloop.project={project}");
+        self.docker_out(&["ps", "-a", "--filter", &label, "--format", "{{.Names}}"])
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .filter(|l| !l.is_empty())
+            .collect()
+    }
+
+    /// Removes whatever `project` left on this engine (a failed test's leftovers).
+    pub fn remove_project_containers(&self, project: &str) {
+        for name in self.project_containers(project) {
+            let _ = self.docker_out(&["rm", "-f", "-v", &name]);
         }
     }
 
@@ -168,6 +277,119 @@ impl Engine {
 
     pub fn image_id(&self, reference: &str) -> Option<String> {
         self.docker_out(&["image", "inspect", "--format", "{{.Id}}", reference])
+    }
+}
+
+/// A frozen engine; resumed when dropped.
+pub struct Frozen {
+    pid: libc::pid_t,
+}
+
+impl Frozen {
+    /// Resumes the engine now.
+    pub fn resume(self) {}
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on the engine's process; no memory is involved.
+        unsafe {
+            libc::kill(self.pid, libc::SIGCONT);
+        }
+    }
+}
+
+/// A stand-in for an engine's socket that passes everything to the usual engine, until
+/// the test makes the engine "go away": every connection is cut and new ones are refused,
+/// as when dockerd dies (its socket file stays).
+pub struct EngineProxy {
+    dir: tempfile::TempDir,
+    gone: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    connections: std::sync::Arc<std::sync::Mutex<Vec<std::os::unix::net::UnixStream>>>,
+    accepting: Option<std::thread::JoinHandle<()>>,
+}
+
+impl EngineProxy {
+    pub fn start() -> EngineProxy {
+        use std::os::unix::net::{UnixListener, UnixStream};
+        use std::sync::atomic::Ordering;
+        let target = Engine::first()
+            .host
+            .strip_prefix("unix://")
+            .expect("the usual engine on a unix socket")
+            .to_owned();
+        let dir = tempfile::Builder::new()
+            .prefix("devloop-proxy-")
+            .tempdir()
+            .expect("tempdir");
+        let listener = UnixListener::bind(dir.path().join("docker.sock")).expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let gone = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let connections = std::sync::Arc::new(std::sync::Mutex::new(Vec::<UnixStream>::new()));
+        let (stop, open) = (gone.clone(), connections.clone());
+        let accepting = std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                let client = match listener.accept() {
+                    Ok((client, _)) => client,
+                    Err(_) => {
+                        std::thread::sleep(std::time::Duration::from_millis(2));
+                        continue;
+                    }
+                };
+                let _ = client.set_nonblocking(false);
+                let Ok(engine) = UnixStream::connect(&target) else {
+                    continue;
+                };
+                let mut list = open.lock().expect("lock");
+                for stream in [&client, &engine] {
+                    if let Ok(clone) = stream.try_clone() {
+                        list.push(clone);
+                    }
+                }
+                drop(list);
+                for (mut from, mut to) in [
+                    (client.try_clone(), engine.try_clone()),
+                    (engine.try_clone(), client.try_clone()),
+                ]
+                .into_iter()
+                .filter_map(|(a, b)| Some((a.ok()?, b.ok()?)))
+                {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Write);
+                    });
+                }
+            }
+            // Dropping the listener: connecting now gives "connection refused".
+        });
+        EngineProxy {
+            dir,
+            gone,
+            connections,
+            accepting: Some(accepting),
+        }
+    }
+
+    /// The `DOCKER_HOST` value that reaches the engine through the proxy.
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.dir.path().join("docker.sock").display())
+    }
+
+    /// The engine goes away: open connections are cut, new ones refused.
+    pub fn kill(&mut self) {
+        self.gone.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(accepting) = self.accepting.take() {
+            let _ = accepting.join();
+        }
+        for stream in self.connections.lock().expect("lock").drain(..) {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+impl Drop for EngineProxy {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 
