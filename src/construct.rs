@@ -75,6 +75,33 @@ pub(crate) enum ConstructError {
     },
     #[error("`{mode}` is not an octal file mode such as 0644 (output {output})")]
     Mode { mode: String, output: String },
+    /// The tree changed since the config was loaded (or watch reloaded it): a path that
+    /// was inside the project now leads out, through a symlink.
+    #[error("{what} `{path}` {why}; nothing was written")]
+    Outside {
+        what: &'static str,
+        path: String,
+        why: crate::paths::Escape,
+    },
+}
+
+/// An octal file mode such as `0644` or `0o755`; `None` when it is none.
+pub(crate) fn parse_mode(mode: &str) -> Option<u32> {
+    let digits = mode.strip_prefix("0o").unwrap_or(mode);
+    if digits.is_empty() || digits.len() > 5 {
+        return None;
+    }
+    u32::from_str_radix(digits, 8).ok().filter(|m| *m <= 0o7777)
+}
+
+/// Where a path of the config leads, checked again when it is used: the config was
+/// checked at load, but the tree may have changed since.
+fn inside(root: &Path, what: &'static str, path: &str) -> Result<PathBuf, ConstructError> {
+    crate::paths::resolve_inside(root, path).map_err(|why| ConstructError::Outside {
+        what,
+        path: path.to_owned(),
+        why,
+    })
 }
 
 /// One output: what is on disk, and what the templates make of the scope now.
@@ -100,7 +127,7 @@ pub(crate) fn load_scope(
 ) -> Result<BTreeMap<String, serde_yaml_ng::Value>, ConstructError> {
     let mut scope = BTreeMap::new();
     for file in spec.scope.files() {
-        let path = root.join(file);
+        let path = inside(root, "scope file", file)?;
         let text = std::fs::read_to_string(&path).map_err(|source| ConstructError::Read {
             path: path.clone(),
             source,
@@ -159,7 +186,7 @@ pub(crate) fn render(root: &Path, spec: &ConstructSpec) -> Result<Vec<Rendered>,
         let new = template
             .render(context.clone())
             .map_err(|e| template_error(&output.template, &e))?;
-        let path = root.join(&output.output);
+        let path = inside(root, "output", &output.output)?;
         let old = match std::fs::read_to_string(&path) {
             Ok(text) => Some(text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -169,11 +196,9 @@ pub(crate) fn render(root: &Path, spec: &ConstructSpec) -> Result<Vec<Rendered>,
             .mode
             .as_ref()
             .map(|m| {
-                u32::from_str_radix(m.trim_start_matches("0o"), 8).map_err(|_| {
-                    ConstructError::Mode {
-                        mode: m.clone(),
-                        output: output.output.clone(),
-                    }
+                parse_mode(m).ok_or_else(|| ConstructError::Mode {
+                    mode: m.clone(),
+                    output: output.output.clone(),
                 })
             })
             .transpose()?;
@@ -200,7 +225,25 @@ fn environment(root: &Path) -> Environment<'static> {
     {
         env.set_syntax(syntax);
     }
-    env.set_loader(minijinja::path_loader(root));
+    let root = root.to_path_buf();
+    // Like minijinja's path loader, but a template (or an include) that leads out of the
+    // project, through `..` or a symlink, is an error rather than a file read.
+    env.set_loader(move |name| {
+        let path = crate::paths::resolve_inside(&root, name).map_err(|why| {
+            minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                format!("template `{name}` {why}"),
+            )
+        })?;
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                format!("cannot read template `{name}`: {e}"),
+            )),
+        }
+    });
     env
 }
 
@@ -218,7 +261,7 @@ fn template_error(name: &str, e: &minijinja::Error) -> ConstructError {
 /// Writes the outputs that changed, each atomically (temporary file, then rename).
 pub(crate) fn write(root: &Path, rendered: &[Rendered]) -> Result<(), ConstructError> {
     for item in rendered.iter().filter(|r| r.changed()) {
-        let path = root.join(&item.output);
+        let path = inside(root, "output", &item.output)?;
         let fail = |source| ConstructError::Write {
             path: path.clone(),
             source,
@@ -406,6 +449,39 @@ mod tests {
             Err(ConstructError::Template { name, line, .. }) => {
                 assert_eq!(name, "templates/slave.j2");
                 assert_eq!(line, Some(2));
+            }
+            other => panic!("expected a template error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_path_that_leads_out_since_the_config_was_loaded_is_not_written_through() {
+        let outside = tempfile::tempdir().expect("tempdir");
+        let dir = project(&[("zones.yaml", ZONES), ("templates/slave.j2", TEMPLATE)]);
+        let rendered = render(dir.path(), &spec()).expect("render");
+        // conf/ becomes a symlink out of the project between rendering and writing.
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("conf")).expect("symlink");
+        match write(dir.path(), &rendered) {
+            Err(e @ ConstructError::Outside { .. }) => {
+                assert!(e.to_string().contains("through the symlink conf"), "{e}");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        assert!(!outside.path().join("slaves").exists());
+    }
+
+    #[test]
+    fn an_include_that_leads_out_of_the_project_is_an_error() {
+        let outside = tempfile::tempdir().expect("tempdir");
+        std::fs::write(outside.path().join("secret"), "hunter2").expect("write");
+        let dir = project(&[
+            ("zones.yaml", ZONES),
+            ("templates/slave.j2", "{% include 'up/secret' %}"),
+        ]);
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("up")).expect("symlink");
+        match render(dir.path(), &spec()) {
+            Err(e @ ConstructError::Template { .. }) => {
+                assert!(e.to_string().contains("leads out of the project"), "{e}");
             }
             other => panic!("expected a template error, got {other:?}"),
         }

@@ -13,6 +13,7 @@ use crate::error::AppError;
 use crate::exit;
 use crate::fsutil;
 use crate::git::Repo;
+use crate::paths::PathSet;
 use crate::plan;
 use crate::staged;
 
@@ -205,19 +206,9 @@ pub(crate) fn decide(options: &Options) -> Result<Decision, AppError> {
     let task = config.hook.task().to_owned();
     plan::find_task(&config, &task)?;
     let paths = config.hook.paths.as_deref();
-    for path in paths.unwrap_or_default() {
-        if path.starts_with('/') || path.split('/').any(|part| part == "..") {
-            return Err(AppError::usage(
-                format!("hook.paths: `{path}` is not inside the project"),
-                Some(format!(
-                    "paths are relative to the directory of {FILE_NAME}, e.g. paths = [\"zones\"]"
-                )),
-            ));
-        }
-    }
     let changed = located.repo.staged_paths()?;
     let dir = located.project_dir();
-    if touches(paths, dir, &changed) {
+    if touches(config.hook_paths.as_ref(), dir, &changed) {
         return Ok(Decision::Run(task));
     }
     let watched = match paths {
@@ -237,8 +228,9 @@ pub(crate) fn decide(options: &Options) -> Result<Decision, AppError> {
 }
 
 /// Whether a staged path (relative to the top of the work tree) is one the hook watches:
-/// inside the project directory `dir`, and `devloop.toml` or under one of `paths`.
-fn touches(paths: Option<&[String]>, dir: &str, changed: &[String]) -> bool {
+/// inside the project directory `dir`, and `devloop.toml` or selected by `paths` (all of
+/// the project when there are none).
+fn touches(paths: Option<&PathSet>, dir: &str, changed: &[String]) -> bool {
     changed.iter().any(|path| {
         let relative = if dir.is_empty() {
             Some(path.as_str())
@@ -249,22 +241,9 @@ fn touches(paths: Option<&[String]>, dir: &str, changed: &[String]) -> bool {
         let Some(relative) = relative else {
             return false;
         };
-        relative == FILE_NAME
-            || paths.is_none_or(|paths| paths.iter().any(|p| watched_by(p, relative)))
+        // Git lists files only, so the path itself is no directory.
+        relative == FILE_NAME || paths.is_none_or(|paths| paths.selects(Path::new(relative), false))
     })
-}
-
-/// `zones` watches `zones` and everything under it; a glob (`zones/*.zone`) watches what
-/// it matches and what is under that.
-fn watched_by(pattern: &str, path: &str) -> bool {
-    let pattern = pattern.trim_start_matches("./").trim_end_matches('/');
-    if pattern.is_empty() || pattern == "." {
-        return true;
-    }
-    let glob = glob::Pattern::new(pattern).ok();
-    // The path itself, then each directory above it.
-    std::iter::successors(Some(path), |p| p.rsplit_once('/').map(|(parent, _)| parent))
-        .any(|p| p == pattern || glob.as_ref().is_some_and(|g| g.matches(p)))
 }
 
 fn join(dir: &str, path: &str) -> String {
@@ -348,9 +327,13 @@ mod tests {
         items.iter().map(|s| (*s).to_owned()).collect()
     }
 
+    fn set(patterns: &[&str]) -> PathSet {
+        PathSet::new(patterns).expect("patterns")
+    }
+
     #[test]
     fn a_change_under_a_watched_path_runs_the_hook() {
-        let paths = strings(&["zones", "bin/", "./Dockerfile"]);
+        let paths = set(&["zones", "bin/", "./Dockerfile"]);
         let yes = |changed: &[&str]| touches(Some(&paths), "", &strings(changed));
         assert!(yes(&["zones/bl"]));
         assert!(yes(&["README", "bin/start"]));
@@ -363,7 +346,7 @@ mod tests {
 
     #[test]
     fn paths_are_relative_to_the_project_directory() {
-        let paths = strings(&["zones"]);
+        let paths = set(&["/zones"]);
         let yes = |changed: &[&str]| touches(Some(&paths), "svc/rbl", &strings(changed));
         assert!(yes(&["svc/rbl/zones/bl"]));
         assert!(yes(&["svc/rbl/devloop.toml"]));
@@ -375,11 +358,19 @@ mod tests {
     }
 
     #[test]
-    fn globs_watch_what_they_match_and_below() {
-        assert!(watched_by("zones/*.zone", "zones/example.com.zone"));
-        assert!(!watched_by("zones/*.zone", "zones/README"));
-        assert!(watched_by("conf*", "conf.d/named.conf"));
-        assert!(watched_by(".", "anything/at/all"));
+    fn globs_are_gitignore_patterns_a_star_stays_in_its_directory() {
+        let zones = set(&["zones/*.zone"]);
+        let yes = |changed: &[&str]| touches(Some(&zones), "", &strings(changed));
+        assert!(yes(&["zones/example.com.zone"]));
+        assert!(!yes(&["zones/a/b.zone"]), "`*` does not cross a `/`");
+        assert!(!yes(&["zones/README"]));
+        let below = set(&["conf*"]);
+        assert!(touches(Some(&below), "", &strings(&["conf.d/named.conf"])));
+        assert!(touches(
+            Some(&set(&["."])),
+            "",
+            &strings(&["anything/at/all"])
+        ));
     }
 
     #[test]

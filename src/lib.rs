@@ -11,7 +11,8 @@
 //! Image metadata and lifecycle: `build` stamps the labels `metadata` defines, `inspect`
 //! reads them for an image and its ancestors, `lifecycle` runs a container's methods in
 //! place and `fleet` rolls them over several engines; `parity` pins a run to the image a
-//! running container uses.
+//! running container uses. `paths` keeps every path of the config inside the project and
+//! is the one pattern dialect of `[watch]`, `[hook]` and `each`.
 
 mod app;
 mod build;
@@ -26,6 +27,8 @@ mod events;
 mod exit;
 mod fleet;
 mod fsutil;
+#[cfg(test)]
+mod fuzz;
 mod git;
 mod hook;
 mod host_process;
@@ -34,6 +37,7 @@ mod inspect;
 mod lifecycle;
 mod metadata;
 mod parity;
+mod paths;
 mod plan;
 mod report;
 mod run;

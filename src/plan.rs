@@ -10,6 +10,7 @@ use crate::config::{
     StepSpec, Task, closest,
 };
 use crate::dns::{self, Expectation, RecordKind, Transport};
+use crate::paths::PathSet;
 
 #[derive(Debug)]
 pub(crate) struct Plan {
@@ -103,6 +104,8 @@ pub(crate) enum PlanError {
     },
     #[error("tasks depend on each other in a circle: {0}")]
     Cycle(String),
+    #[error("checks refer to each other in a circle: {0}")]
+    CheckCycle(String),
     #[error("step `{step}` of task `{task}`: {reason}")]
     BadStep {
         task: String,
@@ -231,7 +234,7 @@ pub(crate) fn plan(
         let current = &config.tasks[name.as_str()];
         let prerequisite = current.name != task.name;
         for step in &current.steps {
-            let expanded = expand_step(config, current, step.get_ref(), &args)?;
+            let expanded = expand_step(config, current, step.get_ref(), &args, &[])?;
             steps.extend(expanded.into_iter().map(|(name, action)| PlannedStep {
                 task: current.name.clone(),
                 name: substitute(&name, &args),
@@ -272,11 +275,13 @@ fn visit(
     Ok(())
 }
 
+/// `via` is the chain of named checks that led here.
 fn expand_step(
     config: &Config,
     task: &Task,
     step: &StepSpec,
     args: &BTreeMap<String, String>,
+    via: &[&str],
 ) -> Result<Vec<(String, Action)>, PlanError> {
     if let Some(each) = &step.each {
         let single = StepSpec {
@@ -295,7 +300,7 @@ fn expand_step(
             if let Some(path) = path {
                 bound.insert(format!("{}_path", each.bind), path);
             }
-            for (name, action) in expand_step(config, task, &single, &bound)? {
+            for (name, action) in expand_step(config, task, &single, &bound, via)? {
                 out.push((substitute(&name, &bound), action));
             }
         }
@@ -323,7 +328,15 @@ fn expand_step(
                 step: check.clone(),
                 reason: "no such check".into(),
             })?;
-        let mut expanded = expand_step(config, task, referenced, args)?;
+        // Loading refuses circles of checks; this keeps a plan finite whatever it is given.
+        if via.contains(&check.as_str()) {
+            let mut circle: Vec<&str> = via.to_vec();
+            circle.push(check);
+            return Err(PlanError::CheckCycle(circle.join(" -> ")));
+        }
+        let mut chain = via.to_vec();
+        chain.push(check);
+        let mut expanded = expand_step(config, task, referenced, args, &chain)?;
         if let [(name, _)] = expanded.as_mut_slice() {
             *name = step
                 .name
@@ -478,21 +491,22 @@ fn expand_step(
 /// The values an `each` step repeats over: (value, path for globs), sorted.
 fn each_values(config: &Config, each: &EachSpec) -> Result<Vec<(String, Option<String>)>, String> {
     if let Some(pattern) = &each.glob {
-        let full = config.root.join(pattern);
-        let paths = glob::glob(&full.to_string_lossy())
-            .map_err(|e| format!("invalid glob `{pattern}`: {e}"))?;
-        let mut out = Vec::new();
-        for path in paths.flatten() {
-            let relative = path.strip_prefix(&config.root).unwrap_or(&path);
-            let stem = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            out.push((stem, Some(relative.to_string_lossy().into_owned())));
-        }
-        if out.is_empty() {
+        let files = PathSet::new(std::slice::from_ref(pattern))
+            .map_err(|(_, why)| format!("`each.glob` = `{pattern}` {why}"))?
+            .files_under(&config.root);
+        if files.is_empty() {
             return Err(format!("`{pattern}` matches no files"));
         }
+        let out = files
+            .into_iter()
+            .map(|path| {
+                let stem = path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                (stem, Some(path.to_string_lossy().into_owned()))
+            })
+            .collect();
         return Ok(out);
     }
     let key = each.scope.as_deref().unwrap_or_default();
@@ -609,20 +623,13 @@ fn transport(step: &StepSpec) -> Transport {
 /// The container port a DNS step asks: its own, the readiness probe's, or the service's
 /// first UDP port.
 fn dns_port(config: &Config, step: &StepSpec) -> Result<ContainerPort, String> {
-    if let Some(port) = step.port {
-        return Ok(port);
-    }
     let service = config
         .service
         .as_ref()
         .ok_or("a DNS check needs a [service]")?;
-    let from_ready = service.ready.as_ref().and_then(|r| r.get_ref().dns);
-    from_ready
-        .or_else(|| service.ports.iter().copied().find(|p| p.udp))
-        .or_else(|| service.ports.first().copied())
-        .ok_or_else(|| {
-            "no port to ask: set `port` on the step or `ports` on the service".to_owned()
-        })
+    service.dns_port(step.port).ok_or_else(|| {
+        "no port to ask: set `port` on the step or `ports` on the service".to_owned()
+    })
 }
 
 fn expectations(step: &StepSpec) -> Result<Vec<Expectation>, PlanError> {
@@ -667,6 +674,9 @@ mod tests {
     use super::*;
     use crate::config;
     use std::path::Path;
+    use toml::Spanned;
+
+    const LISTED: &str = "sh8.mailingliststart.com";
 
     fn load(text: &str) -> Config {
         config::parse(Path::new("devloop.toml"), text.to_owned()).expect("valid config")
@@ -698,11 +708,6 @@ steps = [
 [task.ip]
 args = [{ name = "ip", kind = "ipv4" }]
 steps = [{ rbl = "{ip}", zone = "ip.bl.rbl", listed = false }, { rfc5782 = "ip.bl.rbl" }]
-
-[task.loop-a]
-deps = ["loop-b"]
-[task.loop-b]
-deps = ["loop-a"]
 "#;
 
     fn no_prompt(_: &ArgSpec) -> Option<String> {
@@ -816,18 +821,68 @@ deps = ["loop-a"]
     }
 
     #[test]
-    fn cycles_and_unknown_tasks_are_reported() {
+    fn unknown_tasks_are_reported() {
         let config = load(CONFIG);
-        match plan_for(&config, "loop-a", &[]) {
-            Err(PlanError::Cycle(path)) => assert_eq!(path, "loop-a -> loop-b -> loop-a"),
-            other => panic!("expected a cycle, got {other:?}"),
-        }
         match plan_for(&config, "tset:host", &[]) {
             Err(e @ PlanError::UnknownTask { .. }) => {
                 assert_eq!(e.help().as_deref(), Some("did you mean `test:host`?"));
             }
             other => panic!("expected unknown task, got {other:?}"),
         }
+    }
+
+    /// Loading refuses circles (see config's tests); a plan stays finite even when given
+    /// a config that has one.
+    #[test]
+    fn circles_are_reported_not_followed_forever() {
+        let mut config = load(CONFIG);
+        let prepare = config.tasks.get_mut("prepare").expect("prepare");
+        prepare
+            .deps
+            .push(Spanned::new(0..0, "test:host".to_owned()));
+        match plan_for(&config, "test:host", &[LISTED]) {
+            Err(PlanError::Cycle(path)) => assert_eq!(path, "test:host -> prepare -> test:host"),
+            other => panic!("expected a cycle, got {other:?}"),
+        }
+
+        let mut config = load(CONFIG);
+        let reason = config.checks.get_mut("reason").expect("reason");
+        *reason = Spanned::new(
+            0..0,
+            StepSpec {
+                check: Some("reason".into()),
+                ..StepSpec::default()
+            },
+        );
+        match plan_for(&config, "test:host", &[LISTED]) {
+            Err(PlanError::CheckCycle(path)) => assert_eq!(path, "reason -> reason"),
+            other => panic!("expected a circle of checks, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn each_glob_is_a_gitignore_pattern_whose_star_stays_in_its_directory() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for file in [
+            "zones/a.zone",
+            "zones/b.zone",
+            "zones/sub/c.zone",
+            "zones/README",
+        ] {
+            let path = dir.path().join(file);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, "").expect("write");
+        }
+        let text = "[task.t]\nsteps = [{ name = \"{zone}\", run = [\"echo\", \"{zone_path}\"], each = { glob = \"zones/*.zone\", as = \"zone\" } }]\n";
+        let config =
+            config::parse(&dir.path().join("devloop.toml"), text.to_owned()).expect("valid");
+        let plan = plan_for(&config, "t", &[]).expect("plan");
+        let names: Vec<&str> = plan.steps.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        let Action::Host(first) = &plan.steps[0].action else {
+            panic!("host step expected")
+        };
+        assert_eq!(first.check.argv, ["echo", "zones/a.zone"]);
     }
 
     #[test]

@@ -76,10 +76,12 @@ fn build_then_inspect_shows_the_labels() {
         "image = ",
         &format!("image = \"{main_tag}\""),
     );
-    project.append(
+    // The example's [build] gives the base; add tags and methods to it.
+    project.replace(
         "devloop.toml",
+        "args = { BASE = \"devloop/debian:bookworm\" }\n",
         &format!(
-            "\n[build]\nargs = {{ BASE = \"devloop/debian:bookworm\" }}\ntags = [\"{extra_tag}\"]\n\
+            "args = {{ BASE = \"devloop/debian:bookworm\" }}\ntags = [\"{extra_tag}\"]\n\
              methods = {{ validate = \"/service/bin/validate\", monitor = \"/service/bin/monitor --once\" }}\n"
         ),
     );
@@ -214,6 +216,49 @@ fn build_then_inspect_shows_the_labels() {
         .stdout_has("MONITOR");
 }
 
+/// On a machine set up by scripts/images (offline: no registry), `devloop build` works in
+/// each example as it stands: its [build] names the base image that script guarantees.
+#[test]
+fn devloop_build_works_offline_in_each_example_as_it_stands() {
+    let _docker = require_docker();
+    let engine = Engine::first();
+    assert!(
+        engine.image_id("devloop/debian:bookworm").is_some(),
+        "the base image devloop/debian:bookworm is missing: run scripts/images"
+    );
+    for example in ["rbldnsd", "bind"] {
+        let project = if example == "bind" {
+            Project::bind()
+        } else {
+            Project::rbldnsd()
+        };
+        // A name of this test's own: the examples' images (devloop-example/*) stay as
+        // they are.
+        let tag = format!("{}:latest", unique(&format!("devloop-test/{example}")));
+        let _built = Image {
+            engine: engine.clone(),
+            tags: vec![tag.clone()],
+            id: String::new(),
+        };
+        project.replace_line("devloop.toml", "image = ", &format!("image = \"{tag}\""));
+        let outcome = project.devloop().arg("build").run();
+        outcome.success().stdout_has(&format!("PASS built {tag}"));
+        let inspected = json_lines(
+            &project
+                .devloop()
+                .args(["inspect", &tag, "--format", "json"])
+                .run()
+                .success()
+                .stdout,
+        );
+        assert_eq!(
+            field(&inspected[0], "base"),
+            Some("devloop/debian:bookworm"),
+            "{example}: {outcome}"
+        );
+    }
+}
+
 #[test]
 fn inspect_understands_an_image_built_without_devloop() {
     let _docker = require_docker();
@@ -300,7 +345,7 @@ fn a_failed_build_exits_1_and_says_why() {
 #[test]
 fn mistakes_are_reported_before_anything_is_built() {
     let project = Project::rbldnsd();
-    project.append("devloop.toml", "\n[build]\ncontxet = \"src\"\n");
+    project.replace_line("devloop.toml", "args = { BASE", "contxet = \"src\"");
     project
         .devloop()
         .arg("build")

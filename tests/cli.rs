@@ -104,6 +104,71 @@ fn an_unterminated_string_is_pointed_at_where_the_line_ends() {
 }
 
 #[test]
+fn a_bad_value_is_pointed_at_its_own_line_and_column() {
+    let project = Project::rbldnsd();
+    project.replace_line("devloop.toml", "mount ", "mount = \"relative/path\"");
+    let line = project.line_of("devloop.toml", "mount ");
+    project
+        .devloop()
+        .arg("list")
+        .run()
+        .code(2)
+        .stderr_has(&format!(
+            "devloop.toml:{line}:9: `service.mount` must be an absolute path"
+        ));
+    // A readiness probe of a port the service does not publish: refused at once, naming
+    // both, instead of waiting out the probe's timeout.
+    project.replace_line("devloop.toml", "mount ", "mount = \"/service\"");
+    project.replace_line(
+        "devloop.toml",
+        "ready ",
+        "ready = { dns = \"5302/udp\", name = \"test.senderhost.bl.rbl\", timeout = \"10s\" }",
+    );
+    let line = project.line_of("devloop.toml", "ready ");
+    project
+        .devloop()
+        .args(["test:host", LISTED])
+        .run()
+        .code(2)
+        .within(Duration::from_secs(5))
+        .stderr_has(&format!("devloop.toml:{line}:17: `ready` probes 5302/udp"))
+        .stderr_has("ports = [\"5301/udp\"]");
+}
+
+#[test]
+fn a_devloop_toml_that_is_no_file_is_named_for_what_it_is() {
+    let project = Project::rbldnsd();
+    std::fs::remove_file(project.file("devloop.toml")).expect("remove");
+    std::fs::create_dir(project.file("devloop.toml")).expect("mkdir");
+    std::fs::create_dir(project.file("below")).expect("mkdir");
+    common::Devloop::new(&project.file("below"))
+        .arg("list")
+        .run()
+        .code(2)
+        .stderr_has("devloop.toml is a directory; devloop.toml must be a regular file")
+        .output_lacks("no devloop.toml in");
+    project
+        .devloop()
+        .args(["--file", "."])
+        .arg("list")
+        .run()
+        .code(2)
+        .stderr_has("is a directory");
+}
+
+#[test]
+fn a_bare_file_name_is_found_in_the_current_directory() {
+    let _docker = require_docker();
+    let project = Project::rbldnsd();
+    project
+        .devloop()
+        .args(["-f", "devloop.toml", "test:host", LISTED])
+        .run()
+        .success();
+    project.assert_no_container_left();
+}
+
+#[test]
 fn an_unknown_task_gets_a_did_you_mean() {
     let _docker = require_docker();
     let project = Project::rbldnsd();

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
 use crate::config::{Config, FILE_NAME};
+use crate::paths::PathSet;
 
 /// What a relevant change asks of the running service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -20,8 +21,8 @@ pub(crate) enum Change {
 
 pub(crate) struct Filter {
     root: PathBuf,
-    /// Watched paths, relative to the root; empty means everything.
-    paths: Vec<PathBuf>,
+    /// `[watch] paths`.
+    paths: PathSet,
     ignore: Gitignore,
     /// Files devloop itself writes (construct outputs): a run must not trigger the next.
     derived: Vec<PathBuf>,
@@ -43,7 +44,7 @@ impl Filter {
             .flat_map(|c| c.outputs.iter().map(|o| PathBuf::from(&o.output)))
             .collect();
         Filter {
-            paths: config.watch.paths.iter().map(PathBuf::from).collect(),
+            paths: config.watch_paths.clone(),
             root,
             ignore,
             derived,
@@ -90,7 +91,7 @@ impl Filter {
         {
             return None;
         }
-        if !self.paths.is_empty() && !self.paths.iter().any(|p| relative.starts_with(p)) {
+        if !self.paths.selects(&relative, is_dir) {
             return None;
         }
         Some((Change::Reload, relative))
@@ -158,5 +159,14 @@ mod tests {
         assert!(filter.classify(&root.join("zones/wl")).is_some());
         assert!(filter.classify(&root.join("README.md")).is_none());
         assert!(filter.classify(&root.join("devloop.toml")).is_some());
+    }
+
+    #[test]
+    fn watched_paths_are_the_same_patterns_as_everywhere() {
+        let (dir, filter) = filter("paths = [\"zones/*.zone\"]\n");
+        let root = std::fs::canonicalize(dir.path()).expect("root");
+        assert!(filter.classify(&root.join("zones/a.zone")).is_some());
+        assert!(filter.classify(&root.join("zones/sub/b.zone")).is_none());
+        assert!(filter.classify(&root.join("zones/README")).is_none());
     }
 }
