@@ -1,6 +1,9 @@
-//! The only module that talks to Docker: the engine connection, images, the ephemeral
-//! service container and its cleanup, exec, and the sweep of leftovers.
+//! The only module that talks to Docker (and the only one that imports bollard): the
+//! engine connection and its deadlines, images, the ephemeral service container and its
+//! cleanup, exec, attach, builds, what an engine knows of images and containers, and the
+//! sweep of leftovers. It may use `config` (ports, probes, pull policy) and the leaves.
 
+mod attach;
 mod build;
 mod container;
 mod endpoint;
@@ -15,6 +18,7 @@ use std::time::Duration;
 
 use bollard::Docker;
 
+pub(crate) use attach::attach;
 pub(crate) use container::{ContainerGuard, ExecOutput, LogBuffer, Registry, ServiceSpec};
 pub(crate) use image::{ImageInfo, ensure_image};
 pub(crate) use sweep::{Owner, clean, sweep_leftovers};
@@ -47,7 +51,7 @@ const SILENCE: Duration = Duration::from_secs(5);
 /// costs a run seconds, not minutes. Only removals try again (see [`Engine::teardown`]).
 #[derive(Clone)]
 pub(crate) struct Engine {
-    pub docker: Docker,
+    docker: Docker,
     host: Arc<str>,
     fault: Arc<Mutex<Option<EngineFault>>>,
 }

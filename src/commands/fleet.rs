@@ -9,33 +9,19 @@
 
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
-
-use crate::cli::Options;
+use crate::config::{ConfigError, FleetSpec};
 use crate::error::AppError;
 use crate::exit;
-use crate::lifecycle::{Action, MethodStatus, Printer, Target, TargetOutcome, run_target};
-use crate::run::Cancel;
+use crate::settings::Settings;
+pub(crate) mod lifecycle;
+
 use crate::runtime::{self, Engine, RuntimeError};
+use crate::signal::Cancel;
+pub(crate) use lifecycle::Action;
+use lifecycle::{MethodStatus, Printer, Target, TargetOutcome, run_target};
 
 /// The label devloop puts on its own ephemeral containers; `--all` leaves those alone.
 const DEVLOOP_OWNER: &str = "devloop.owner";
-
-/// `[fleet]` in devloop.toml: the hosts that run the service in production.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct FleetSpec {
-    /// Docker endpoints: `unix:///...`, `tcp://host:2376`, `ssh://user@host`, a context name.
-    #[serde(default)]
-    pub hosts: Vec<String>,
-    /// The container `validate` and `update` work on when none is named.
-    pub container: Option<String>,
-    /// Hosts per batch (default 1).
-    pub batch: Option<usize>,
-    /// With `--all`: only containers with these labels (`key` or `key=value`).
-    #[serde(default)]
-    pub labels: Vec<String>,
-}
 
 /// Which containers to work on.
 #[derive(Debug, Clone)]
@@ -52,7 +38,7 @@ pub(crate) struct LifecycleJob {
     pub selection: Selection,
     pub hosts: Vec<String>,
     pub batch: usize,
-    pub options: Options,
+    pub settings: Settings,
 }
 
 /// What the command line says about the targets.
@@ -66,14 +52,20 @@ pub(crate) struct TargetArgs {
 }
 
 /// Settles hosts, selection and batch size from the command line and `[fleet]`.
+///
+/// A `devloop.toml` is optional; its `[fleet]` gives the defaults.
 pub(crate) fn prepare(
+    settings: &Settings,
     action: Action,
     args: TargetArgs,
-    fleet: Option<&FleetSpec>,
-    options: Options,
 ) -> Result<LifecycleJob, AppError> {
+    let config = match settings.load_config() {
+        Ok(config) => Some(config),
+        Err(AppError::Config(ConfigError::NotFound { .. })) => None,
+        Err(e) => return Err(e),
+    };
     let empty = FleetSpec::default();
-    let fleet = fleet.unwrap_or(&empty);
+    let fleet = config.as_ref().map_or(&empty, |c| &c.fleet);
     let mut hosts: Vec<String> = Vec::new();
     let wanted = if !args.hosts.is_empty() {
         args.hosts
@@ -119,7 +111,7 @@ pub(crate) fn prepare(
         selection,
         hosts,
         batch,
-        options,
+        settings: settings.clone(),
     })
 }
 
@@ -288,7 +280,7 @@ pub(crate) async fn execute(job: LifecycleJob, cancel: &Cancel) -> Result<i32, A
     }
 
     let fleet_mode = !single_host || reachable_targets > 1;
-    let printer = Printer::new(job.options.json(), fleet_mode);
+    let printer = Printer::new(job.settings.json(), fleet_mode);
     // Hosts with targets, in the order given, `batch` at a time.
     let with_targets: Vec<&(String, HostState)> = states
         .iter()
@@ -350,7 +342,7 @@ pub(crate) async fn execute(job: LifecycleJob, cancel: &Cancel) -> Result<i32, A
             .as_deref()
             .is_some_and(|n| n.starts_with("unreachable"))
     });
-    if fleet_mode || job.options.json() {
+    if fleet_mode || job.settings.json() {
         print_table(&printer, job.action, &rows);
     }
     let count = |f: &dyn Fn(&Row) -> bool| rows.iter().filter(|r| f(r)).count();
@@ -557,17 +549,5 @@ fn print_table(printer: &Printer, action: Action, rows: &[Row]) {
             }
         }
         printer.say(text.trim_end());
-    }
-}
-
-impl From<crate::cli::TargetArgs> for TargetArgs {
-    fn from(a: crate::cli::TargetArgs) -> Self {
-        TargetArgs {
-            container: a.container,
-            all: a.all,
-            labels: a.labels,
-            hosts: a.hosts,
-            batch: a.batch.map(|b| b as usize),
-        }
     }
 }

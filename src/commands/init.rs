@@ -5,43 +5,15 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::cli::Options;
 use crate::config::FILE_NAME;
 use crate::error::AppError;
-use crate::exit;
-use crate::fsutil;
-
-/// One scaffold `devloop init` can write.
-pub(crate) struct Template {
-    pub name: &'static str,
-    pub description: &'static str,
-    pub contents: &'static str,
-}
-
-pub(crate) const TEMPLATES: [Template; 3] = [
-    Template {
-        name: "rbldnsd",
-        description: "DNS black and white lists served by rbldnsd: RFC 5782 checks, test:host HOST",
-        contents: include_str!("../templates/rbldnsd/devloop.toml"),
-    },
-    Template {
-        name: "bind",
-        description: "an authoritative BIND name server: named-checkconf, named-checkzone, SOA and NS of every zone",
-        contents: include_str!("../templates/bind/devloop.toml"),
-    },
-    Template {
-        name: "generic",
-        description: "any containerised service: an image, a port, a readiness probe, a check to fill in",
-        contents: include_str!("../templates/generic/devloop.toml"),
-    },
-];
-
-/// The templates' names, for the command line's list of possible values.
-pub(crate) const NAMES: [&str; 3] = [TEMPLATES[0].name, TEMPLATES[1].name, TEMPLATES[2].name];
+use crate::settings::Settings;
+use crate::templates::{NAMES, TEMPLATES, Template};
+use crate::{exit, fsutil};
 
 /// `devloop init [--template NAME] [--force]`, and `devloop init --list`.
 pub(crate) fn run(
-    options: &Options,
+    settings: &Settings,
     template: Option<&str>,
     force: bool,
     list: bool,
@@ -54,18 +26,11 @@ pub(crate) fn run(
         }
         return Ok(exit::PASSED);
     }
-    let cwd = std::env::current_dir().map_err(|source| AppError::Io {
-        action: "reading the current directory".into(),
-        source,
-    })?;
-    let dir = options
-        .directory
-        .as_ref()
-        .map_or_else(|| cwd.clone(), |d| cwd.join(d));
-    let target = options
+    let dir = settings.start.clone();
+    let target = settings
         .file
         .as_ref()
-        .map_or_else(|| dir.join(FILE_NAME), |f| cwd.join(f));
+        .map_or_else(|| dir.join(FILE_NAME), |f| settings.typed_path(f));
     let (chosen, why) = match template {
         Some(name) => (find(name)?, None),
         None => {

@@ -17,20 +17,22 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use console::{Term, style};
+use dirs::Directories;
 use notify::Watcher;
 use tokio::sync::mpsc;
 
-use crate::cli::Options;
 use crate::config::{self, Config, ReloadSpec};
 use crate::error::AppError;
-use crate::events::Reply;
-use crate::events::{Event, Reporters};
+use crate::events::{Event, Reply, Reporters};
 use crate::exit;
 use crate::plan::{self, Plan};
-use crate::run::{Cancel, Replies, Round, RunOptions, Running, Session, finish_round, run_round};
+use crate::run::{Replies, Round, RunOptions, Running, Session, finish_round, run_round};
 use crate::runtime::Registry;
+use crate::settings::Settings;
+use crate::signal::Cancel;
 
-use dirs::Directories;
+use super::Prepared;
+use super::task::{check_report_path, prompt};
 pub(crate) use filter::{Change, Filter};
 
 /// What `devloop watch` was asked to do.
@@ -40,7 +42,33 @@ pub(crate) struct WatchJob {
     /// The task's arguments as `name=value`, bound once (prompts happen before watching).
     pub args: Vec<String>,
     pub clear: bool,
-    pub options: Options,
+    pub settings: Settings,
+}
+
+/// `devloop watch [TASK] [ARGS]`: the task (default: `[watch] task`, else `test`) and its
+/// arguments are settled now, prompts included, before the loop starts.
+pub(crate) fn prepare(
+    settings: &Settings,
+    task: Option<String>,
+    given: &[String],
+    clear: bool,
+) -> Result<Prepared, AppError> {
+    check_report_path(settings)?;
+    let config = settings.load_config()?;
+    let name = task
+        .or_else(|| config.watch.task.clone())
+        .unwrap_or_else(|| "test".to_owned());
+    let found = plan::find_task(&config, &name)?;
+    let args = plan::bind_args(found, given, &mut prompt)?;
+    // Plan once now so that a mistake is reported before anything starts.
+    plan::plan(&config, found, args.clone())?;
+    Ok(Prepared::Job(Box::new(super::Job::Watch(WatchJob {
+        config_path: config.root.join(config::FILE_NAME),
+        task: name,
+        args: args.into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        clear,
+        settings: settings.clone(),
+    }))))
 }
 
 const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(30);
@@ -64,7 +92,7 @@ pub(crate) async fn watch(
     let mut root = Root::of(&config.root);
     let mut filter = Filter::new(&config);
     let run_options = RunOptions {
-        pull: job.options.pull.map(Into::into),
+        pull: job.settings.run.pull,
         ..RunOptions::default()
     };
 
@@ -103,7 +131,7 @@ pub(crate) async fn watch(
             }
         }
         header(&job, &trigger);
-        let mut reporters = reporters(&job.options);
+        let mut reporters = job.settings.reporters();
         let reloaded = prepare_service(&config, &pending, &mut warm, &mut reporters).await;
         let session = Session {
             config: &config,
@@ -329,10 +357,6 @@ fn plan_for(config: &Config, job: &WatchJob) -> Result<Plan, AppError> {
     Ok(plan::plan(config, task, args)?)
 }
 
-fn reporters(options: &Options) -> Reporters {
-    crate::app::reporters(options)
-}
-
 /// Gets the warm service ready for a run: reload it, or make way for a fresh one.
 /// Whether the run goes on in the warm container, reloaded.
 async fn prepare_service(
@@ -419,11 +443,9 @@ async fn prepare_service(
 }
 
 async fn image_changed(running: &Running) -> bool {
-    let engine = &running.engine;
-    let request = engine.docker.inspect_image(&running.image.name);
-    match engine.call("inspecting the image", request).await {
-        Ok(inspect) => inspect.id.is_some_and(|id| id != running.image.id),
-        Err(_) => false,
+    match crate::runtime::image_facts(&running.engine, &running.image.name).await {
+        Ok(Some(now)) => now.id != running.image.id,
+        Ok(None) | Err(_) => false,
     }
 }
 
@@ -588,7 +610,7 @@ async fn wait_for_change(
 
 /// One screen per run: cleared (unless --no-clear), then task, time and trigger.
 fn header(job: &WatchJob, trigger: &str) {
-    if job.options.json() {
+    if job.settings.json() {
         return;
     }
     let term = Term::stdout();

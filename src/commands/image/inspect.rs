@@ -13,12 +13,12 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use crate::cli::Options;
 use crate::error::AppError;
 use crate::exit;
 use crate::metadata::{self, Method};
-use crate::run::Cancel;
 use crate::runtime::{self, ContainerFacts, Engine, ImageFacts, RuntimeError};
+use crate::settings::Settings;
+use crate::signal::Cancel;
 
 /// How far up the ancestry goes; real chains are two or three deep.
 const MAX_DEPTH: usize = 16;
@@ -34,7 +34,7 @@ pub(crate) struct InspectJob {
     pub target: String,
     pub kind: Option<Kind>,
     pub host: String,
-    pub options: Options,
+    pub settings: Settings,
 }
 
 /// A container, as shown.
@@ -126,7 +126,7 @@ pub(crate) async fn execute(job: InspectJob, cancel: &Cancel) -> Result<i32, App
     };
     let (container, chain) = cancel.guard(work).await.map_err(AppError::Interrupted)??;
     let mut out = std::io::stdout().lock();
-    if job.options.json() {
+    if job.settings.json() {
         if let Some(c) = &container {
             let _ = writeln!(out, "{}", serde_json::to_string(c).unwrap_or_default());
         }
@@ -137,7 +137,7 @@ pub(crate) async fn execute(job: InspectJob, cancel: &Cancel) -> Result<i32, App
         let _ = write!(
             out,
             "{}",
-            render(container.as_ref(), &chain, job.options.verbose)
+            render(container.as_ref(), &chain, job.settings.verbose)
         );
     }
     Ok(exit::PASSED)
@@ -524,15 +524,6 @@ fn push_methods(out: &mut String, methods: &[Method], none: &str) {
                 ))
                 .yellow()
             ));
-        }
-    }
-}
-
-impl From<crate::cli::InspectKind> for Kind {
-    fn from(k: crate::cli::InspectKind) -> Self {
-        match k {
-            crate::cli::InspectKind::Image => Kind::Image,
-            crate::cli::InspectKind::Container => Kind::Container,
         }
     }
 }

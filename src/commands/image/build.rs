@@ -14,40 +14,15 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde::Deserialize;
-
-use crate::cli::Options;
 use crate::config::Config;
 use crate::error::AppError;
 use crate::exit;
 use crate::metadata::{self, METHOD_ENV_SUFFIX, METHOD_LABEL_PREFIX};
-use crate::run::Cancel;
 use crate::runtime::{self, BuildFailure, BuildProgress, BuildRequest};
+use crate::settings::Settings;
+use crate::signal::Cancel;
 
 pub(crate) use context::ContextError;
-
-/// `[build]` in devloop.toml: how the service image is built.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct BuildSpec {
-    /// The build context, relative to the project (default: the project itself).
-    pub context: Option<String>,
-    /// The Dockerfile, relative to the context (default `Dockerfile`).
-    pub dockerfile: Option<String>,
-    /// Build arguments (`ARG` values), e.g. `{ BASE = "devloop/debian:bookworm" }`.
-    #[serde(default)]
-    pub args: BTreeMap<String, String>,
-    /// More names for the image, besides `[service] image`.
-    #[serde(default)]
-    pub tags: Vec<String>,
-    /// More labels; they override the ones devloop computes.
-    #[serde(default)]
-    pub labels: BTreeMap<String, String>,
-    /// Lifecycle methods, stamped as `devloop.method.<name>` labels:
-    /// `{ start = "/service/bin/start", validate = "/service/bin/validate" }`.
-    #[serde(default)]
-    pub methods: BTreeMap<String, String>,
-}
 
 /// What the command line adds to `[build]`.
 #[derive(Debug, Clone, Default)]
@@ -69,7 +44,7 @@ pub(crate) struct BuildJob {
     pub context_dir: PathBuf,
     pub files: usize,
     pub host: String,
-    pub options: Options,
+    pub settings: Settings,
 }
 
 /// Reads the environment; a trait object so that tests can pass a map.
@@ -79,7 +54,7 @@ pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 pub(crate) fn prepare(
     config: &Config,
     args: BuildArgs,
-    options: Options,
+    settings: &Settings,
 ) -> Result<BuildJob, AppError> {
     let spec = config.build.clone().unwrap_or_default();
     let Some(service) = &config.service else {
@@ -198,7 +173,7 @@ pub(crate) fn prepare(
         context_dir,
         files: packed.files,
         host: args.host.unwrap_or_else(runtime::default_host),
-        options,
+        settings: settings.clone(),
     })
 }
 
@@ -526,7 +501,7 @@ fn substitute(text: &str, vars: &HashMap<String, String>) -> String {
 /// Sends the build, shows its log as it comes, and reports the image.
 pub(crate) async fn execute(job: BuildJob, cancel: &Cancel) -> Result<i32, AppError> {
     let started = Instant::now();
-    let json = job.options.json();
+    let json = job.settings.json();
     let engine = cancel
         .guard(runtime::connect_endpoint(&job.host))
         .await
