@@ -17,7 +17,6 @@ mod policy;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use console::{Term, style};
 use dirs::Directories;
 use notify::Watcher;
 use tokio::sync::mpsc;
@@ -104,7 +103,13 @@ pub(crate) async fn watch(
         let Some(pending) = next.take() else {
             break Ok(());
         };
-        let trigger = pending.describe();
+        let mut reporters = job.settings.reporters();
+        reporters.emit(Event::Round {
+            task: &job.task,
+            time: &local_time(),
+            trigger: &pending.describe(),
+            clear: job.clear,
+        });
         let observed = warm.observe().await;
         let known = policy::Known {
             change: pending.change,
@@ -138,7 +143,6 @@ pub(crate) async fn watch(
                     filter = Filter::new(&config);
                 }
                 Err(e) => {
-                    header(&job, &trigger);
                     eprint!("{}", e.render(console::colors_enabled_stderr()));
                     next =
                         wait_for_change(&mut events, &filter, &config, &root, &cancel, None).await;
@@ -146,8 +150,6 @@ pub(crate) async fn watch(
                 }
             }
         }
-        header(&job, &trigger);
-        let mut reporters = job.settings.reporters();
         let reloaded = warm.apply(apply, &pending, &mut reporters).await;
         let session = Session {
             config: &config,
@@ -582,26 +584,6 @@ async fn wait_for_change(
             .ok()?;
         pending = drain(events, filter, pending);
     }
-}
-
-/// One screen per run: cleared (unless --no-clear), then task, time and trigger.
-fn header(job: &WatchJob, trigger: &str) {
-    if job.settings.json() {
-        return;
-    }
-    let term = Term::stdout();
-    if job.clear && term.is_term() {
-        let _ = term.clear_screen();
-    }
-    let _ = term.write_line(
-        &style(format!(
-            "── devloop watch · {} · {} · {trigger}",
-            job.task,
-            local_time()
-        ))
-        .bold()
-        .to_string(),
-    );
 }
 
 /// The local wall-clock time as HH:MM:SS.
