@@ -8,7 +8,11 @@
 //! Runs never overlap. Changes that arrive during a run are collected and make one more
 //! run after it, once the files have been quiet for the debounce time (at most a second
 //! after the first of them): a burst of saves is a run per second of saving at most, and
-//! the last run always follows the last save.
+//! the last run always follows the last save (unless `[watch] on_busy = "do-nothing"`
+//! drops them).
+//!
+//! What to do is decided in `policy`, from what watch sees; this module looks (files,
+//! the engine) and does (reload, restart, report).
 
 mod dirs;
 mod filter;
