@@ -42,7 +42,7 @@ pub(crate) use suggest::{closest, did_you_mean};
 #[cfg(test)]
 pub(crate) use tables::OutputSpec;
 pub(crate) use tables::{
-    BuildSpec, ConstructSpec, FleetSpec, HookSpec, OneOrMany, WatchSpec, parse_mode,
+    BuildSpec, ConstructSpec, FleetSpec, HookSpec, OnBusy, OneOrMany, WatchSpec, parse_mode,
 };
 pub(crate) use task::{ArgKind, ArgSpec, Task};
 pub(crate) use values::{ContainerPort, DurationSpec, Pattern, RecordKindSpec};

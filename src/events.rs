@@ -31,6 +31,14 @@ pub(crate) enum Event<'a> {
         message: String,
     },
     Summary(&'a Summary),
+    /// `watch` begins a round: on a fresh screen unless `clear` is off, a header with the
+    /// task, the local time (HH:MM:SS) and what triggered it.
+    Round {
+        task: &'a str,
+        time: &'a str,
+        trigger: &'a str,
+        clear: bool,
+    },
 }
 
 /// The result of one check.
@@ -244,6 +252,12 @@ enum Held {
     Skipped(Skip),
     Note(String),
     Summary(Summary),
+    Round {
+        task: String,
+        time: String,
+        trigger: String,
+        clear: bool,
+    },
 }
 
 impl Held {
@@ -264,6 +278,17 @@ impl Held {
             Event::Skipped(skip) => Held::Skipped((*skip).clone()),
             Event::Note { message } => Held::Note(message.clone()),
             Event::Summary(summary) => Held::Summary((*summary).clone()),
+            Event::Round {
+                task,
+                time,
+                trigger,
+                clear,
+            } => Held::Round {
+                task: (*task).to_owned(),
+                time: (*time).to_owned(),
+                trigger: (*trigger).to_owned(),
+                clear: *clear,
+            },
         }
     }
 
@@ -288,6 +313,17 @@ impl Held {
                 message: message.clone(),
             },
             Held::Summary(summary) => Event::Summary(summary),
+            Held::Round {
+                task,
+                time,
+                trigger,
+                clear,
+            } => Event::Round {
+                task,
+                time,
+                trigger,
+                clear: *clear,
+            },
         }
     }
 }

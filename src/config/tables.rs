@@ -22,6 +22,24 @@ pub(crate) struct WatchSpec {
     pub ignore: Vec<String>,
     /// How long to wait for more changes after the first, so one save is one run.
     pub debounce: Option<DurationSpec>,
+    /// What changes saved during a run make.
+    #[serde(default)]
+    pub on_busy: OnBusy,
+}
+
+/// `[watch] on_busy`: what changes saved while a run is under way make (watchexec's
+/// `OnBusyUpdate`). Watchexec's other two have no meaning here: `restart` would cut a
+/// round between the reload and its checks, leaving a service that took half a change;
+/// `signal` is what the reload action already is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum OnBusy {
+    /// One more run once the files are quiet: the last run sees the last save.
+    #[default]
+    Queue,
+    /// Dropped: the next run waits for the next save, so the verdict shown may be of
+    /// files that have changed since.
+    DoNothing,
 }
 
 /// `[hook]` in `devloop.toml`: what the pre-commit hook runs, and when.

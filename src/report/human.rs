@@ -19,11 +19,16 @@ pub(crate) struct Human {
     verbose: bool,
     /// The container's log is shown with the first failure only; later ones point back.
     log_shown: bool,
+    /// Whether `out` is a terminal, whose screen a watch round may clear.
+    terminal: bool,
 }
 
 impl Human {
     pub(crate) fn new(verbose: bool) -> Self {
-        Self::to(Box::new(Term::stdout()), Term::stderr().is_term(), verbose)
+        Self {
+            terminal: Term::stdout().is_term(),
+            ..Self::to(Box::new(Term::stdout()), Term::stderr().is_term(), verbose)
+        }
     }
 
     fn to(out: Box<dyn Write + Send>, animate: bool, verbose: bool) -> Self {
@@ -33,6 +38,7 @@ impl Human {
             animate,
             verbose,
             log_shown: false,
+            terminal: false,
         }
     }
 
@@ -232,6 +238,23 @@ impl Reporter for Human {
                 self.stop_spinner();
                 self.summary(summary);
             }
+            Event::Round {
+                task,
+                time,
+                trigger,
+                clear,
+            } => {
+                self.stop_spinner();
+                if *clear && self.terminal {
+                    // What `console::Term::clear_screen` writes.
+                    let _ = write!(self.out, "\r\x1b[2J\r\x1b[H");
+                }
+                self.line(
+                    style(format!("── devloop watch · {task} · {time} · {trigger}"))
+                        .bold()
+                        .to_string(),
+                );
+            }
         }
     }
 
@@ -379,5 +402,34 @@ mod tests {
             shown(&[Event::Summary(&summary)]),
             "PASS test:host: 1 passed, 0 failed in 3 ms\n"
         );
+    }
+
+    #[test]
+    fn a_watch_round_clears_a_terminal_unless_told_not_to_and_heads_the_screen() {
+        let round = |terminal, clear| {
+            let screen = Screen::default();
+            let mut human = Human::to(Box::new(screen.clone()), false, false);
+            human.terminal = terminal;
+            human.report(&Event::Round {
+                task: "test:lists",
+                time: "14:03:07",
+                trigger: "zones/bl changed",
+                clear,
+            });
+            let bytes = screen.0.lock().expect("screen").clone();
+            String::from_utf8_lossy(&bytes).into_owned()
+        };
+        let header = "── devloop watch · test:lists · 14:03:07 · zones/bl changed\n";
+        let cleared = round(true, true);
+        assert!(cleared.starts_with("\r\x1b[2J\r\x1b[H"), "{cleared:?}");
+        assert_eq!(
+            console::strip_ansi_codes(&cleared).trim_start_matches('\r'),
+            header
+        );
+        for (terminal, clear) in [(true, false), (false, true), (false, false)] {
+            let text = round(terminal, clear);
+            assert!(!text.contains("\x1b[2J"), "{terminal} {clear}: {text:?}");
+            assert_eq!(console::strip_ansi_codes(&text), header);
+        }
     }
 }

@@ -92,6 +92,10 @@ fn to_json(event: &Event<'_>) -> Option<Value> {
             "image_id": summary.image_id,
             "error": summary.error,
         }),
+        // The local time of the header is for a person; a consumer has its own clock.
+        Event::Round { task, trigger, .. } => {
+            json!({ "event": "round", "task": task, "trigger": trigger })
+        }
     })
 }
 
@@ -183,6 +187,22 @@ mod tests {
                 { "task": "test:host", "passed": 2, "failed": 1, "skipped": 0 },
                 { "task": "test", "passed": 0, "failed": 0, "skipped": 1 },
             ])
+        );
+    }
+
+    #[test]
+    fn a_watch_round_is_a_round_event_without_the_screen_and_clock() {
+        let mut out = Vec::new();
+        Json::new(&mut out).report(&Event::Round {
+            task: "test:lists",
+            time: "14:03:07",
+            trigger: "zones/bl changed",
+            clear: true,
+        });
+        let line: Value = serde_json::from_slice(&out).expect("json line");
+        assert_eq!(
+            line,
+            json!({ "event": "round", "task": "test:lists", "trigger": "zones/bl changed" })
         );
     }
 }
