@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::cli;
 use crate::config::{self, Config, PullPolicy};
 use crate::error::AppError;
-use crate::events::Reporters;
+use crate::events::{Event, Reporters};
 use crate::report::{Human, Json, Junit};
 use crate::run::RunOptions;
 
@@ -105,6 +105,21 @@ impl Settings {
         }
         reporters
     }
+
+    /// Reports what a command has to say in one event (a listing, a file written).
+    pub(crate) fn report(&self, event: Event<'_>) -> Result<(), AppError> {
+        let mut reporters = self.reporters();
+        reporters.emit(event);
+        finish(&mut reporters)
+    }
+}
+
+/// Ends a command's reports: the spinner stops, the JUnit file is written.
+pub(crate) fn finish(reporters: &mut Reporters) -> Result<(), AppError> {
+    reporters.finish().map_err(|source| AppError::Io {
+        action: "writing the reports".into(),
+        source,
+    })
 }
 
 fn pull_policy(pull: cli::PullArg) -> PullPolicy {
