@@ -10,6 +10,7 @@ mod engines;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use common::xml::parse_xml;
 use common::{Project, WorkTree, require_docker};
 use engines::{Engine, Image, unique};
 use serde_json::Value;
@@ -383,4 +384,46 @@ fn inspect_of_nothing_is_an_environment_error() {
         .run()
         .code(3)
         .stderr_has("no image or container of that name");
+}
+
+#[test]
+fn a_failed_build_is_a_failed_case_of_the_junit_report() {
+    let _docker = require_docker();
+    let project = Project::rbldnsd();
+    let tag = format!("{}:broken", unique("devloop-test/build"));
+    let _cleanup = Image {
+        engine: Engine::first(),
+        tags: vec![tag.clone()],
+        id: String::new(),
+    };
+    project.replace_line("devloop.toml", "image = ", &format!("image = \"{tag}\""));
+    project.write(
+        "Dockerfile",
+        "FROM devloop/debian:bookworm\nRUN echo about to fail; exit 7\n",
+    );
+    let outcome = project
+        .devloop()
+        .args(["build", "--junit", "build.xml"])
+        .run();
+    outcome.code(1);
+    let xml = std::fs::read_to_string(project.file("build.xml"))
+        .unwrap_or_else(|e| panic!("the JUnit file is written: {e}\n{outcome}"));
+    let root = parse_xml(&xml).unwrap_or_else(|e| panic!("not XML: {e}\n{xml}"));
+    let cases: Vec<_> = root
+        .descendants()
+        .into_iter()
+        .filter(|e| e.name == "testcase")
+        .collect();
+    assert_eq!(cases.len(), 1, "{xml}");
+    assert_eq!(cases[0].attribute("classname"), "build");
+    assert_eq!(cases[0].attribute("name"), tag);
+    let failure = cases[0]
+        .children
+        .iter()
+        .find(|f| f.name == "failure")
+        .unwrap_or_else(|| panic!("a failure\n{xml}"));
+    assert!(
+        failure.attribute("message").contains("non-zero code: 7"),
+        "{xml}"
+    );
 }

@@ -448,4 +448,88 @@ mod tests {
         );
         assert!(xml.contains("<error message=\"no such image\"/>"), "{xml}");
     }
+
+    #[test]
+    fn a_rollout_is_a_suite_of_its_containers_and_a_build_a_case() {
+        use crate::events::{TargetOutcome, TargetRow};
+        let ran = |host: &str, first| TargetRow {
+            host: host.into(),
+            container: "rbl".into(),
+            image_id: "sha256:0123456789abcdef".into(),
+            state: RowState::Ran(TargetOutcome {
+                first,
+                validate: None,
+                duration: Duration::from_millis(250),
+            }),
+        };
+        let report = FleetReport {
+            action: "validate",
+            method: "VALIDATE",
+            hosts: vec!["a".into(), "b".into(), "c".into()],
+            batch: 1,
+            rows: vec![
+                ran("a", MethodStatus::Passed),
+                ran("b", MethodStatus::Failed(1)),
+                TargetRow {
+                    host: "c".into(),
+                    container: "-".into(),
+                    image_id: "-".into(),
+                    state: RowState::Unreachable("no answer".into()),
+                },
+            ],
+            duration: Duration::from_secs(1),
+            interrupted: false,
+        };
+        let mut junit = Junit::new(PathBuf::from("unused.xml"));
+        junit.report(&Event::Fleet(&FleetEvent::Done(report)));
+        let xml = junit.render();
+        assert!(
+            suite_line(&xml, "validate").contains(
+                "tests=\"3\" failures=\"2\" errors=\"0\" skipped=\"0\" time=\"0.500000\""
+            ),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<testsuites name=\"devloop\" tests=\"3\" failures=\"2\" errors=\"0\" skipped=\"0\" time=\"0.500000\">"),
+            "a command without a run's clock took as long as its cases: {xml}"
+        );
+        assert!(
+            xml.contains("name=\"rbl on a\" time=\"0.250000\"/>"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<failure message=\"VALIDATE: failed (exit 1)\">"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("name=\"c\" time=\"0.000000\">\n      <failure message=\"VALIDATE: unreachable: no answer\">"),
+            "{xml}"
+        );
+
+        let mut junit = Junit::new(PathBuf::from("unused.xml"));
+        junit.report(&Event::Image(&ImageEvent::BuildFailed {
+            image: "rbl:latest".into(),
+            error: "non-zero code: 7".into(),
+            duration: Duration::from_secs(2),
+        }));
+        let xml = junit.render();
+        assert!(
+            xml.contains("<testcase classname=\"build\" name=\"rbl:latest\" time=\"2.000000\">\n      <failure message=\"non-zero code: 7\">"),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn a_command_that_tests_nothing_writes_no_report() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("out.xml");
+        let mut junit = Junit::new(path.clone());
+        let listing = crate::events::ProjectEvent::Tasks(Vec::new());
+        junit.report(&Event::Project(&listing));
+        junit.finish().expect("finish");
+        assert!(!path.exists(), "no report of a listing");
+        junit.report(&Event::Summary(&summary("t", Tallies::new(["t"]), None)));
+        junit.finish().expect("finish");
+        assert!(path.exists(), "a task run's report, even of no steps");
+    }
 }

@@ -70,3 +70,96 @@ fn targets(report: &FleetReport) -> Vec<Value> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::Value;
+
+    use super::*;
+    use crate::events::{MethodRun, TargetOutcome, TargetRow};
+
+    fn parsed(event: &FleetEvent) -> Vec<Value> {
+        lines(event)
+            .iter()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect()
+    }
+
+    #[test]
+    fn each_row_is_a_target_under_the_actions_name_then_the_tally() {
+        let ran = |host: &str, first, validate| TargetRow {
+            host: host.into(),
+            container: "rbl".into(),
+            image_id: "sha256:0123456789abcdef".into(),
+            state: RowState::Ran(TargetOutcome {
+                first,
+                validate: Some(validate),
+                duration: Duration::from_millis(1500),
+            }),
+        };
+        let report = FleetReport {
+            action: "update",
+            method: "UPDATE",
+            hosts: vec!["a".into(), "b".into(), "c".into()],
+            batch: 1,
+            rows: vec![
+                ran("a", MethodStatus::Failed(1), MethodStatus::Skipped),
+                ran("b", MethodStatus::Skipped, MethodStatus::Skipped),
+                TargetRow {
+                    host: "c".into(),
+                    container: "-".into(),
+                    image_id: "-".into(),
+                    state: RowState::Unreachable("no answer within 5s".into()),
+                },
+            ],
+            duration: Duration::from_millis(2500),
+            interrupted: false,
+        };
+        let events = parsed(&FleetEvent::Done(report));
+        assert_eq!(events.len(), 4);
+        let (a, b, c) = (&events[0], &events[1], &events[2]);
+        assert_eq!(a["event"], "target");
+        assert_eq!(a["update"], "failed (exit 1)");
+        assert_eq!(a["validate"], "skipped");
+        assert_eq!(a["status"], "fail");
+        assert_eq!(a["image_id"], "0123456789ab");
+        assert_eq!(a["duration_ms"], 1500);
+        assert_eq!(b["status"], "skipped");
+        assert_eq!(c["status"], "error");
+        assert_eq!(c["update"], "unreachable: no answer within 5s");
+        assert!(c.get("duration_ms").is_none() && c.get("validate").is_none());
+        let tally = &events[3];
+        assert_eq!(tally["event"], "fleet");
+        assert_eq!(
+            (&tally["ok"], &tally["failed"], &tally["skipped"]),
+            (&json!(0), &json!(1), &json!(1))
+        );
+        assert_eq!(tally["unreachable"], 1);
+        assert_eq!(tally["duration_ms"], 2500);
+    }
+
+    #[test]
+    fn progress_is_for_the_terminal_and_a_methods_end_is_a_method_event() {
+        let run = MethodRun {
+            host: "a".into(),
+            container: "rbl".into(),
+            image_id: "sha256:0123".into(),
+            method: "VALIDATE",
+            command: "/service/bin/validate".into(),
+        };
+        assert!(lines(&FleetEvent::MethodStarted(run.clone())).is_empty());
+        assert!(lines(&FleetEvent::Batch(vec!["a".into()])).is_empty());
+        let done = parsed(&FleetEvent::MethodDone {
+            run,
+            status: MethodStatus::Failed(2),
+            duration: Duration::from_millis(40),
+        });
+        assert_eq!(done[0]["event"], "method");
+        assert_eq!(done[0]["status"], "fail");
+        assert_eq!(done[0]["exit_code"], 2);
+        assert_eq!(done[0]["image_id"], "sha256:0123");
+        assert_eq!(done[0]["detail"], "failed (exit 2)");
+    }
+}

@@ -37,3 +37,70 @@ pub(super) fn lines(event: &ImageEvent) -> Vec<String> {
     };
     vec![value.to_string()]
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::events::{ContainerView, ImageView, Inspection};
+
+    #[test]
+    fn an_inspection_is_the_container_then_each_image_named_first() {
+        let container = ContainerView {
+            host: "unix:///run/docker.sock".into(),
+            name: "rbl".into(),
+            id: "c0ffee".into(),
+            status: "running".into(),
+            running: true,
+            started_at: None,
+            image: "rbl:latest".into(),
+            image_id: "sha256:1".into(),
+            image_digests: Vec::new(),
+            image_now: None,
+            methods: Vec::new(),
+        };
+        let image = ImageView {
+            depth: 0,
+            reference: "rbl:latest".into(),
+            found_by: "the container's image".into(),
+            present: true,
+            id: Some("sha256:1".into()),
+            tags: vec!["rbl:latest".into()],
+            digests: Vec::new(),
+            created: None,
+            build: Vec::new(),
+            methods: Vec::new(),
+            labels: BTreeMap::new(),
+        };
+        let shown = lines(&ImageEvent::Inspected(Inspection {
+            container: Some(container),
+            chain: vec![image],
+        }));
+        assert_eq!(shown.len(), 2);
+        assert!(
+            shown[0].starts_with(
+                r#"{"event":"container","host":"unix:///run/docker.sock","name":"rbl""#
+            ),
+            "{}",
+            shown[0]
+        );
+        assert!(!shown[0].contains("image_now"), "{}", shown[0]);
+        assert!(
+            shown[1].starts_with(r#"{"event":"image","depth":0,"reference":"rbl:latest""#),
+            "{}",
+            shown[1]
+        );
+    }
+
+    #[test]
+    fn the_build_log_keeps_its_stream() {
+        let line = lines(&ImageEvent::BuildLog(BuildProgress::Status(
+            "pulling".into(),
+        )));
+        assert_eq!(
+            line,
+            [r#"{"event":"build_log","line":"pulling","stream":"status"}"#]
+        );
+    }
+}

@@ -62,3 +62,80 @@ pub(super) fn lines(event: &ProjectEvent) -> Vec<String> {
     };
     values.into_iter().map(|v| v.to_string()).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::*;
+    use crate::events::{ConstructMode, Construction, TaskEntry};
+    use crate::runtime::Swept;
+
+    fn parsed(event: &ProjectEvent) -> Vec<Value> {
+        lines(event)
+            .iter()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect()
+    }
+
+    #[test]
+    fn a_listing_is_one_line_per_item() {
+        let tasks = parsed(&ProjectEvent::Tasks(vec![TaskEntry {
+            name: "test".into(),
+            description: None,
+            args: vec!["host".into()],
+            deps: vec!["test:lists".into()],
+        }]));
+        assert_eq!(
+            tasks,
+            [
+                json!({ "event": "task", "name": "test", "description": null,
+                     "args": ["host"], "deps": ["test:lists"] })
+            ]
+        );
+        let removed = parsed(&ProjectEvent::Cleaned(vec![
+            Swept {
+                name: "devloop-rbl-1".into(),
+                project: "rbl".into(),
+                why: "kept",
+            },
+            Swept {
+                name: "devloop-rbl-2".into(),
+                project: "rbl".into(),
+                why: "orphaned",
+            },
+        ]));
+        assert_eq!(removed.len(), 2);
+        assert_eq!(removed[1]["event"], "removed");
+        assert_eq!(removed[1]["name"], "devloop-rbl-2");
+        assert!(lines(&ProjectEvent::Cleaned(Vec::new())).is_empty());
+    }
+
+    #[test]
+    fn a_stale_output_fails_only_a_check() {
+        let output = crate::construct::Rendered {
+            output: "conf/zones".into(),
+            template: "zones.j2".into(),
+            old: Some("a\nb\n".into()),
+            new: "a\nc\nd\n".into(),
+            mode: None,
+        };
+        let construction = |mode| {
+            ProjectEvent::Constructed(Construction {
+                outputs: vec![output.clone()],
+                diff: false,
+                mode,
+            })
+        };
+        let check = &parsed(&construction(ConstructMode::Check))[0];
+        assert_eq!(check["event"], "construct");
+        assert_eq!(check["status"], "fail");
+        assert_eq!(check["stale"], json!(["conf/zones"]));
+        assert_eq!(check["outputs"][0]["insertions"], 2);
+        assert_eq!(check["outputs"][0]["deletions"], 1);
+        assert_eq!(check["diff"], Value::Null);
+        let written = &parsed(&construction(ConstructMode::Write))[0];
+        assert_eq!(written["status"], "pass");
+        assert_eq!(written["mode"], "write");
+    }
+}
