@@ -10,6 +10,8 @@ mod fleet;
 mod image;
 mod project;
 
+#[cfg(test)]
+pub(crate) use fleet::fixtures as fleet_fixtures;
 pub(crate) use fleet::{
     FleetEvent, FleetReport, FleetVerdict, MethodRun, MethodStatus, Rollout, RowState,
     TargetOutcome, TargetRow,

@@ -10,7 +10,7 @@ mod engines;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::xml::parse_xml;
+use common::xml::read_report;
 use common::{Project, WorkTree, require_docker};
 use engines::{Engine, Image, unique};
 use serde_json::Value;
@@ -317,12 +317,12 @@ fn inspect_understands_an_image_built_without_devloop() {
     assert_eq!(methods, ["UPDATE", "VALIDATE"]);
 }
 
-#[test]
-fn a_failed_build_exits_1_and_says_why() {
-    let _docker = require_docker();
+/// A copy of the example whose Dockerfile fails at its second step (exit 7), and the tag
+/// the build would give the image (removed at the end of the test, should it exist).
+fn broken_build() -> (Project, String, Image) {
     let project = Project::rbldnsd();
     let tag = format!("{}:broken", unique("devloop-test/build"));
-    let _cleanup = Image {
+    let cleanup = Image {
         engine: Engine::first(),
         tags: vec![tag.clone()],
         id: String::new(),
@@ -332,6 +332,13 @@ fn a_failed_build_exits_1_and_says_why() {
         "Dockerfile",
         "FROM devloop/debian:bookworm\nRUN echo about to fail; exit 7\n",
     );
+    (project, tag, cleanup)
+}
+
+#[test]
+fn a_failed_build_exits_1_and_says_why() {
+    let _docker = require_docker();
+    let (project, tag, _cleanup) = broken_build();
     project
         .devloop()
         .arg("build")
@@ -389,41 +396,23 @@ fn inspect_of_nothing_is_an_environment_error() {
 #[test]
 fn a_failed_build_is_a_failed_case_of_the_junit_report() {
     let _docker = require_docker();
-    let project = Project::rbldnsd();
-    let tag = format!("{}:broken", unique("devloop-test/build"));
-    let _cleanup = Image {
-        engine: Engine::first(),
-        tags: vec![tag.clone()],
-        id: String::new(),
-    };
-    project.replace_line("devloop.toml", "image = ", &format!("image = \"{tag}\""));
-    project.write(
-        "Dockerfile",
-        "FROM devloop/debian:bookworm\nRUN echo about to fail; exit 7\n",
-    );
+    let (project, tag, _cleanup) = broken_build();
     let outcome = project
         .devloop()
         .args(["build", "--junit", "build.xml"])
         .run();
     outcome.code(1);
-    let xml = std::fs::read_to_string(project.file("build.xml"))
-        .unwrap_or_else(|e| panic!("the JUnit file is written: {e}\n{outcome}"));
-    let root = parse_xml(&xml).unwrap_or_else(|e| panic!("not XML: {e}\n{xml}"));
-    let cases: Vec<_> = root
-        .descendants()
-        .into_iter()
-        .filter(|e| e.name == "testcase")
-        .collect();
-    assert_eq!(cases.len(), 1, "{xml}");
+    let report = read_report(&project.file("build.xml"), &outcome);
+    let cases = report.all("testcase");
+    assert_eq!(cases.len(), 1, "{report:?}");
     assert_eq!(cases[0].attribute("classname"), "build");
     assert_eq!(cases[0].attribute("name"), tag);
     let failure = cases[0]
-        .children
-        .iter()
-        .find(|f| f.name == "failure")
-        .unwrap_or_else(|| panic!("a failure\n{xml}"));
+        .all("failure")
+        .pop()
+        .unwrap_or_else(|| panic!("a failure\n{report:?}"));
     assert!(
         failure.attribute("message").contains("non-zero code: 7"),
-        "{xml}"
+        "{report:?}"
     );
 }

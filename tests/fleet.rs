@@ -10,7 +10,7 @@ mod engines;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use common::xml::parse_xml;
+use common::xml::read_report;
 use common::{Devloop, LISTED, Project, require_docker};
 use engines::{
     Engine, Image, RBLDNSD_IMAGE, add_zone_line, example_copy, remove_zone_entry, unique,
@@ -403,26 +403,16 @@ fn a_rollout_writes_a_junit_case_per_container_and_per_unreachable_host() {
         .run();
     outcome.code(3);
 
-    let xml = std::fs::read_to_string(&junit)
-        .unwrap_or_else(|e| panic!("the JUnit file is written: {e}\n{outcome}"));
-    let root = parse_xml(&xml).unwrap_or_else(|e| panic!("not XML: {e}\n{xml}"));
-    let suites: Vec<_> = root
-        .descendants()
-        .into_iter()
-        .filter(|e| e.name == "testsuite")
-        .collect();
-    assert_eq!(suites.len(), 1, "{xml}");
+    let report = read_report(&junit, &outcome);
+    let suites = report.all("testsuite");
+    assert_eq!(suites.len(), 1, "{report:?}");
     assert_eq!(suites[0].attribute("name"), "validate");
-    assert_eq!(suites[0].attribute("tests"), "3", "{xml}");
-    assert_eq!(suites[0].attribute("failures"), "1", "{xml}");
+    assert_eq!(suites[0].attribute("tests"), "3", "{report:?}");
+    assert_eq!(suites[0].attribute("failures"), "1", "{report:?}");
     let cases: Vec<(&str, bool)> = suites[0]
-        .children
+        .all("testcase")
         .iter()
-        .filter(|e| e.name == "testcase")
-        .map(|c| {
-            let failed = c.children.iter().any(|f| f.name == "failure");
-            (c.attribute("name"), failed)
-        })
+        .map(|c| (c.attribute("name"), c.failed()))
         .collect();
     let (on_one, on_two) = (
         format!("{name} on {}", one.host),
@@ -435,6 +425,6 @@ fn a_rollout_writes_a_junit_case_per_container_and_per_unreachable_host() {
             (on_two.as_str(), false),
             (missing_socket, true)
         ],
-        "{xml}"
+        "{report:?}"
     );
 }

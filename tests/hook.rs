@@ -174,15 +174,21 @@ fn commit_all_tests_what_it_would_commit() {
     repo.assert_no_container_left();
 }
 
-#[test]
-fn the_hook_skips_commits_that_touch_no_watched_path() {
-    let _docker = require_docker(&[RBLDNSD_IMAGE]);
+/// The example, committed with a `[hook]` that runs `test` on changes under `zones`.
+fn watching_zones() -> GitRepo {
     let repo = GitRepo::example("rbldnsd");
     let mut config = repo.read("devloop.toml");
     config.push_str("\n[hook]\ntask = \"test\"\npaths = [\"zones\"]\n");
     repo.stage("devloop.toml", &config);
     repo.git(&["commit", "-q", "--no-verify", "-m", "watch zones"])
         .success();
+    repo
+}
+
+#[test]
+fn the_hook_skips_commits_that_touch_no_watched_path() {
+    let _docker = require_docker(&[RBLDNSD_IMAGE]);
+    let repo = watching_zones();
     repo.devloop(&["hook", "install"]).success();
 
     // A README (and an unstaged broken zone) does not start anything.
@@ -463,12 +469,7 @@ fn the_staged_tree_is_removed_on_every_way_out() {
 
 #[test]
 fn in_json_lines_the_hook_says_what_it_did_and_why_it_skips() {
-    let repo = GitRepo::example("rbldnsd");
-    let mut config = repo.read("devloop.toml");
-    config.push_str("\n[hook]\ntask = \"test\"\npaths = [\"zones\"]\n");
-    repo.stage("devloop.toml", &config);
-    repo.git(&["commit", "-q", "--no-verify", "-m", "watch zones"])
-        .success();
+    let repo = watching_zones();
     let json = |outcome: &gitrepo::Outcome| -> Vec<serde_json::Value> {
         outcome
             .stdout

@@ -225,3 +225,64 @@ impl FleetReport {
         }
     }
 }
+
+/// Rows, runs and rollouts as the reporters' tests need them.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::*;
+
+    /// A method run in container `rbl` on `host`.
+    pub(crate) fn method_run(host: &str, method: &'static str) -> MethodRun {
+        MethodRun {
+            host: host.into(),
+            container: "rbl".into(),
+            image_id: "sha256:0123456789abcdef".into(),
+            method,
+            command: format!("/service/bin/{}", method.to_lowercase()),
+        }
+    }
+
+    /// Container `rbl` on `host`, its methods run in 1.5 s.
+    pub(crate) fn ran(
+        host: &str,
+        first: MethodStatus,
+        validate: Option<MethodStatus>,
+    ) -> TargetRow {
+        TargetRow {
+            host: host.into(),
+            container: "rbl".into(),
+            image_id: "sha256:0123456789abcdef".into(),
+            state: RowState::Ran(TargetOutcome {
+                first,
+                validate,
+                duration: Duration::from_millis(1500),
+            }),
+        }
+    }
+
+    pub(crate) fn unreachable(host: &str, reason: &str) -> TargetRow {
+        TargetRow {
+            host: host.into(),
+            container: "-".into(),
+            image_id: "-".into(),
+            state: RowState::Unreachable(reason.into()),
+        }
+    }
+
+    /// A rollout of 2.5 s, one host at a time, over the rows' hosts.
+    pub(crate) fn report(action: &'static str, rows: Vec<TargetRow>) -> FleetReport {
+        FleetReport {
+            action,
+            method: if action == "update" {
+                "UPDATE"
+            } else {
+                "VALIDATE"
+            },
+            hosts: rows.iter().map(|r| r.host.clone()).collect(),
+            batch: 1,
+            rows,
+            duration: Duration::from_millis(2500),
+            interrupted: false,
+        }
+    }
+}

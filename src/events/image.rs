@@ -93,3 +93,22 @@ pub(crate) struct ImageView {
     /// Every label, whatever its convention (`-v` shows them).
     pub labels: BTreeMap<String, String>,
 }
+
+impl ImageView {
+    /// An image known by name only: declared as a base, not on this engine.
+    pub(crate) fn absent(depth: usize, reference: &str, found_by: &str) -> ImageView {
+        ImageView {
+            depth,
+            reference: reference.to_owned(),
+            found_by: found_by.to_owned(),
+            present: false,
+            id: None,
+            tags: Vec::new(),
+            digests: Vec::new(),
+            created: None,
+            build: Vec::new(),
+            methods: Vec::new(),
+            labels: BTreeMap::new(),
+        }
+    }
+}

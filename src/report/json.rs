@@ -143,6 +143,14 @@ impl<W: Write + Send> Reporter for Json<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// JSON Lines, read back.
+    pub(super) fn parsed(lines: Vec<String>) -> Vec<Value> {
+        lines
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+            .collect()
+    }
     use crate::events::{CheckOutcome, Skip, Summary, Tallies};
     use std::time::Duration;
 

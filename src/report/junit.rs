@@ -451,35 +451,20 @@ mod tests {
 
     #[test]
     fn a_rollout_is_a_suite_of_its_containers_and_a_build_a_case() {
-        use crate::events::{TargetOutcome, TargetRow};
-        let ran = |host: &str, first| TargetRow {
-            host: host.into(),
-            container: "rbl".into(),
-            image_id: "sha256:0123456789abcdef".into(),
-            state: RowState::Ran(TargetOutcome {
-                first,
-                validate: None,
-                duration: Duration::from_millis(250),
-            }),
-        };
-        let report = FleetReport {
-            action: "validate",
-            method: "VALIDATE",
-            hosts: vec!["a".into(), "b".into(), "c".into()],
-            batch: 1,
-            rows: vec![
-                ran("a", MethodStatus::Passed),
-                ran("b", MethodStatus::Failed(1)),
-                TargetRow {
-                    host: "c".into(),
-                    container: "-".into(),
-                    image_id: "-".into(),
-                    state: RowState::Unreachable("no answer".into()),
-                },
+        use crate::events::fleet_fixtures::{ran, report, unreachable};
+        let mut report = report(
+            "validate",
+            vec![
+                ran("a", MethodStatus::Passed, None),
+                ran("b", MethodStatus::Failed(1), None),
+                unreachable("c", "no answer"),
             ],
-            duration: Duration::from_secs(1),
-            interrupted: false,
-        };
+        );
+        for row in &mut report.rows {
+            if let RowState::Ran(outcome) = &mut row.state {
+                outcome.duration = Duration::from_millis(250);
+            }
+        }
         let mut junit = Junit::new(PathBuf::from("unused.xml"));
         junit.report(&Event::Fleet(&FleetEvent::Done(report)));
         let xml = junit.render();

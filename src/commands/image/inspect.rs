@@ -8,7 +8,7 @@
 //! `devloop.build.base.id`), checked against the layers: a base's layers are a prefix of
 //! its child's. A base that is declared but not on this engine is shown as such.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use crate::error::AppError;
 use crate::events::{BuildLine, ContainerView, Event, ImageEvent, ImageView, Inspection};
@@ -265,19 +265,7 @@ fn view(
     base_labels: Option<&HashMap<String, String>>,
 ) -> ImageView {
     let Some(image) = image else {
-        return ImageView {
-            depth,
-            reference: reference.to_owned(),
-            found_by: found_by.to_owned(),
-            present: false,
-            id: None,
-            tags: Vec::new(),
-            digests: Vec::new(),
-            created: None,
-            build: Vec::new(),
-            methods: Vec::new(),
-            labels: BTreeMap::new(),
-        };
+        return ImageView::absent(depth, reference, found_by);
     };
     let build = metadata::build_info(&image.labels)
         .into_iter()

@@ -153,72 +153,35 @@ impl Human {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::super::tests::screens;
     use super::*;
-    use crate::events::{Event, MethodRun, Rollout, TargetOutcome, TargetRow};
+    use crate::events::Event;
+    use crate::events::fleet_fixtures::{method_run, ran, report, unreachable};
 
-    fn run(host: &str) -> MethodRun {
-        MethodRun {
-            host: host.into(),
-            container: "rbl".into(),
-            image_id: "sha256:0123456789abcdef".into(),
-            method: "UPDATE",
-            command: "/service/bin/update".into(),
-        }
-    }
-
-    fn report(rows: Vec<TargetRow>) -> FleetReport {
-        FleetReport {
-            action: "update",
-            method: "UPDATE",
-            hosts: rows.iter().map(|r| r.host.clone()).collect(),
-            batch: 1,
-            rows,
-            duration: Duration::from_millis(2500),
-            interrupted: false,
-        }
-    }
-
-    fn ran(host: &str, first: MethodStatus, validate: MethodStatus) -> TargetRow {
-        TargetRow {
-            host: host.into(),
-            container: "rbl".into(),
-            image_id: "sha256:0123456789abcdef".into(),
-            state: RowState::Ran(TargetOutcome {
-                first,
-                validate: Some(validate),
-                duration: Duration::from_millis(1500),
-            }),
+    /// A line UPDATE wrote in container `rbl` on host `a`.
+    fn output(stream: Stream, line: &str) -> FleetEvent {
+        FleetEvent::Output {
+            run: method_run("a", "UPDATE"),
+            stream,
+            line: line.into(),
         }
     }
 
     #[test]
     fn several_containers_are_a_table_and_their_lines_say_whose_they_are() {
-        let rollout = FleetEvent::Rollout(Rollout {
+        let rollout = FleetEvent::Rollout(crate::events::Rollout {
             hosts: vec!["a".into(), "b".into()],
             targets: 1,
         });
-        let said = FleetEvent::Output {
-            run: run("a"),
-            stream: Stream::Stdout,
-            line: "revision: 1".into(),
-        };
-        let moaned = FleetEvent::Output {
-            run: run("a"),
-            stream: Stream::Stderr,
-            line: "slow".into(),
-        };
-        let done = FleetEvent::Done(report(vec![
-            ran("a", MethodStatus::Failed(1), MethodStatus::Skipped),
-            TargetRow {
-                host: "b".into(),
-                container: "-".into(),
-                image_id: "-".into(),
-                state: RowState::Unreachable("no answer within 5s".into()),
-            },
-        ]));
+        let said = output(Stream::Stdout, "revision: 1");
+        let moaned = output(Stream::Stderr, "slow");
+        let done = FleetEvent::Done(report(
+            "update",
+            vec![
+                ran("a", MethodStatus::Failed(1), Some(MethodStatus::Skipped)),
+                unreachable("b", "no answer within 5s"),
+            ],
+        ));
         let events = [&rollout, &said, &moaned, &done].map(Event::Fleet);
         let (out, err) = screens(&events, false);
         assert_eq!(
@@ -234,21 +197,16 @@ mod tests {
 
     #[test]
     fn one_container_is_its_output_and_a_verdict() {
-        let rollout = FleetEvent::Rollout(Rollout {
+        let rollout = FleetEvent::Rollout(crate::events::Rollout {
             hosts: vec!["a".into()],
             targets: 1,
         });
-        let started = FleetEvent::MethodStarted(run("a"));
-        let said = FleetEvent::Output {
-            run: run("a"),
-            stream: Stream::Stdout,
-            line: "revision: 1".into(),
-        };
-        let done = FleetEvent::Done(report(vec![ran(
-            "a",
-            MethodStatus::Passed,
-            MethodStatus::Passed,
-        )]));
+        let started = FleetEvent::MethodStarted(method_run("a", "UPDATE"));
+        let said = output(Stream::Stdout, "revision: 1");
+        let done = FleetEvent::Done(report(
+            "update",
+            vec![ran("a", MethodStatus::Passed, Some(MethodStatus::Passed))],
+        ));
         let events = [&rollout, &started, &said, &done].map(Event::Fleet);
         let (out, err) = screens(&events, false);
         assert_eq!(

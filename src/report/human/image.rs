@@ -247,17 +247,10 @@ mod tests {
             inherited,
         };
         let image = ImageView {
-            depth: 0,
-            reference: "rbl".into(),
-            found_by: "named".into(),
+            build: vec![line("title", "rbldnsd", false), line("version", "12", true)],
             present: true,
             id: Some("sha256:1".into()),
-            tags: Vec::new(),
-            digests: Vec::new(),
-            created: None,
-            build: vec![line("title", "rbldnsd", false), line("version", "12", true)],
-            methods: Vec::new(),
-            labels: BTreeMap::new(),
+            ..ImageView::absent(0, "rbl", "named")
         };
         let inspected = ImageEvent::Inspected(Inspection {
             container: None,

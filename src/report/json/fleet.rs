@@ -75,49 +75,21 @@ fn targets(report: &FleetReport) -> Vec<Value> {
 mod tests {
     use std::time::Duration;
 
-    use serde_json::Value;
-
+    use super::super::tests::parsed;
     use super::*;
-    use crate::events::{MethodRun, TargetOutcome, TargetRow};
-
-    fn parsed(event: &FleetEvent) -> Vec<Value> {
-        lines(event)
-            .iter()
-            .map(|l| serde_json::from_str(l).expect("a JSON line"))
-            .collect()
-    }
+    use crate::events::fleet_fixtures::{method_run, ran, report, unreachable};
 
     #[test]
     fn each_row_is_a_target_under_the_actions_name_then_the_tally() {
-        let ran = |host: &str, first, validate| TargetRow {
-            host: host.into(),
-            container: "rbl".into(),
-            image_id: "sha256:0123456789abcdef".into(),
-            state: RowState::Ran(TargetOutcome {
-                first,
-                validate: Some(validate),
-                duration: Duration::from_millis(1500),
-            }),
-        };
-        let report = FleetReport {
-            action: "update",
-            method: "UPDATE",
-            hosts: vec!["a".into(), "b".into(), "c".into()],
-            batch: 1,
-            rows: vec![
-                ran("a", MethodStatus::Failed(1), MethodStatus::Skipped),
-                ran("b", MethodStatus::Skipped, MethodStatus::Skipped),
-                TargetRow {
-                    host: "c".into(),
-                    container: "-".into(),
-                    image_id: "-".into(),
-                    state: RowState::Unreachable("no answer within 5s".into()),
-                },
+        let report = report(
+            "update",
+            vec![
+                ran("a", MethodStatus::Failed(1), Some(MethodStatus::Skipped)),
+                ran("b", MethodStatus::Skipped, Some(MethodStatus::Skipped)),
+                unreachable("c", "no answer within 5s"),
             ],
-            duration: Duration::from_millis(2500),
-            interrupted: false,
-        };
-        let events = parsed(&FleetEvent::Done(report));
+        );
+        let events = parsed(lines(&FleetEvent::Done(report)));
         assert_eq!(events.len(), 4);
         let (a, b, c) = (&events[0], &events[1], &events[2]);
         assert_eq!(a["event"], "target");
@@ -142,24 +114,18 @@ mod tests {
 
     #[test]
     fn progress_is_for_the_terminal_and_a_methods_end_is_a_method_event() {
-        let run = MethodRun {
-            host: "a".into(),
-            container: "rbl".into(),
-            image_id: "sha256:0123".into(),
-            method: "VALIDATE",
-            command: "/service/bin/validate".into(),
-        };
+        let run = method_run("a", "VALIDATE");
         assert!(lines(&FleetEvent::MethodStarted(run.clone())).is_empty());
         assert!(lines(&FleetEvent::Batch(vec!["a".into()])).is_empty());
-        let done = parsed(&FleetEvent::MethodDone {
+        let done = parsed(lines(&FleetEvent::MethodDone {
             run,
             status: MethodStatus::Failed(2),
             duration: Duration::from_millis(40),
-        });
+        }));
         assert_eq!(done[0]["event"], "method");
         assert_eq!(done[0]["status"], "fail");
         assert_eq!(done[0]["exit_code"], 2);
-        assert_eq!(done[0]["image_id"], "sha256:0123");
+        assert_eq!(done[0]["image_id"], "sha256:0123456789abcdef");
         assert_eq!(done[0]["detail"], "failed (exit 2)");
     }
 }

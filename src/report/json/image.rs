@@ -40,8 +40,6 @@ pub(super) fn lines(event: &ImageEvent) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
     use crate::events::{ContainerView, ImageView, Inspection};
 
@@ -61,17 +59,10 @@ mod tests {
             methods: Vec::new(),
         };
         let image = ImageView {
-            depth: 0,
-            reference: "rbl:latest".into(),
-            found_by: "the container's image".into(),
             present: true,
             id: Some("sha256:1".into()),
             tags: vec!["rbl:latest".into()],
-            digests: Vec::new(),
-            created: None,
-            build: Vec::new(),
-            methods: Vec::new(),
-            labels: BTreeMap::new(),
+            ..ImageView::absent(0, "rbl:latest", "the container's image")
         };
         let shown = lines(&ImageEvent::Inspected(Inspection {
             container: Some(container),

@@ -67,25 +67,19 @@ pub(super) fn lines(event: &ProjectEvent) -> Vec<String> {
 mod tests {
     use serde_json::Value;
 
+    use super::super::tests::parsed;
     use super::*;
     use crate::events::{ConstructMode, Construction, TaskEntry};
     use crate::runtime::Swept;
 
-    fn parsed(event: &ProjectEvent) -> Vec<Value> {
-        lines(event)
-            .iter()
-            .map(|l| serde_json::from_str(l).expect("a JSON line"))
-            .collect()
-    }
-
     #[test]
     fn a_listing_is_one_line_per_item() {
-        let tasks = parsed(&ProjectEvent::Tasks(vec![TaskEntry {
+        let tasks = parsed(lines(&ProjectEvent::Tasks(vec![TaskEntry {
             name: "test".into(),
             description: None,
             args: vec!["host".into()],
             deps: vec!["test:lists".into()],
-        }]));
+        }])));
         assert_eq!(
             tasks,
             [
@@ -93,7 +87,7 @@ mod tests {
                      "args": ["host"], "deps": ["test:lists"] })
             ]
         );
-        let removed = parsed(&ProjectEvent::Cleaned(vec![
+        let removed = parsed(lines(&ProjectEvent::Cleaned(vec![
             Swept {
                 name: "devloop-rbl-1".into(),
                 project: "rbl".into(),
@@ -104,7 +98,7 @@ mod tests {
                 project: "rbl".into(),
                 why: "orphaned",
             },
-        ]));
+        ])));
         assert_eq!(removed.len(), 2);
         assert_eq!(removed[1]["event"], "removed");
         assert_eq!(removed[1]["name"], "devloop-rbl-2");
@@ -127,14 +121,14 @@ mod tests {
                 mode,
             })
         };
-        let check = &parsed(&construction(ConstructMode::Check))[0];
+        let check = &parsed(lines(&construction(ConstructMode::Check)))[0];
         assert_eq!(check["event"], "construct");
         assert_eq!(check["status"], "fail");
         assert_eq!(check["stale"], json!(["conf/zones"]));
         assert_eq!(check["outputs"][0]["insertions"], 2);
         assert_eq!(check["outputs"][0]["deletions"], 1);
         assert_eq!(check["diff"], Value::Null);
-        let written = &parsed(&construction(ConstructMode::Write))[0];
+        let written = &parsed(lines(&construction(ConstructMode::Write)))[0];
         assert_eq!(written["status"], "pass");
         assert_eq!(written["mode"], "write");
     }
