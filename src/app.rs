@@ -10,6 +10,7 @@ use clap::Parser;
 use crate::cli::{self, Cli, Command, HookAction, TaskLine};
 use crate::commands::{self, Job, Prepared, fleet, hook, image};
 use crate::error::AppError;
+use crate::events::Event;
 use crate::exit;
 use crate::runtime::Registry;
 use crate::settings::Settings;
@@ -102,7 +103,7 @@ fn prepare_command(command: Command, settings: Settings) -> Result<Prepared, App
         Command::Task(_) => Err(AppError::usage("no task given", None)),
         Command::List => commands::task::list_tasks(&settings).map(Prepared::Done),
         Command::Run { task, args } => commands::task::prepare(&settings, &task, &args),
-        Command::Clean { all } => job(Job::Clean { all }),
+        Command::Clean { all } => job(Job::Clean { all, settings }),
         Command::Watch {
             task,
             args,
@@ -126,7 +127,7 @@ fn prepare_command(command: Command, settings: Settings) -> Result<Prepared, App
             HookAction::Uninstall => hook::uninstall(&settings).map(Prepared::Done),
             HookAction::Run => match hook::decide(&settings)? {
                 hook::Decision::Skip(message) => {
-                    eprintln!("{message}");
+                    settings.report(Event::Note { message })?;
                     Ok(Prepared::Done(exit::PASSED))
                 }
                 hook::Decision::Run(task) => {

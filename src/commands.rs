@@ -19,6 +19,7 @@ pub(crate) mod watch;
 
 use crate::error::AppError;
 use crate::runtime::Registry;
+use crate::settings::Settings;
 use crate::signal::Cancel;
 
 /// Work that needs the Docker engine, prepared and ready to go. One is made per process,
@@ -28,6 +29,7 @@ pub(crate) enum Job {
     Task(task::TaskJob),
     Clean {
         all: bool,
+        settings: Settings,
     },
     Shell(shell::ShellJob),
     Watch(watch::WatchJob),
@@ -53,7 +55,7 @@ pub(crate) async fn execute(job: Job, registry: Registry, cancel: Cancel) -> Res
         Job::Build(job) => image::build::execute(job, &cancel).await,
         Job::Inspect(job) => image::inspect::execute(job, &cancel).await,
         Job::Lifecycle(job) => fleet::execute(job, &cancel).await,
-        Job::Clean { all } => clean::execute(all).await,
+        Job::Clean { all, settings } => clean::execute(all, &settings).await,
         Job::Shell(job) => shell::execute(job, registry, cancel).await,
     }
 }

@@ -60,7 +60,7 @@ fn inside(root: &Path, what: &'static str, path: &str) -> Result<PathBuf, Constr
 }
 
 /// One output: what is on disk, and what the templates make of the scope now.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Rendered {
     pub output: String,
     pub template: String,

@@ -1,9 +1,25 @@
-//! The one stream of events a run emits. Reporters listen; none of them knows how the run
-//! works, and the run does not know who listens.
+//! The one stream of events every command emits: a task run's here, the other commands'
+//! by family (`project`, `image`, `fleet`). Reporters listen; none of them knows how a
+//! command works, and no command knows who listens.
 
 use std::time::Duration;
 
 use crate::config::ContainerPort;
+
+mod fleet;
+mod image;
+mod project;
+
+#[cfg(test)]
+pub(crate) use fleet::fixtures as fleet_fixtures;
+pub(crate) use fleet::{
+    FleetEvent, FleetReport, FleetVerdict, MethodRun, MethodStatus, Rollout, RowState,
+    TargetOutcome, TargetRow,
+};
+pub(crate) use image::{BuildLine, Built, ContainerView, ImageEvent, ImageView, Inspection};
+pub(crate) use project::{
+    ConstructMode, Construction, HookInstalled, HookRemoved, Initialized, ProjectEvent, TaskEntry,
+};
 
 #[derive(Debug)]
 pub(crate) enum Event<'a> {
@@ -39,6 +55,12 @@ pub(crate) enum Event<'a> {
         trigger: &'a str,
         clear: bool,
     },
+    /// The commands other than task runs: listings, files written, containers removed.
+    Project(&'a ProjectEvent),
+    /// `build` and `inspect`.
+    Image(&'a ImageEvent),
+    /// `validate` and `update`, on one host or a fleet.
+    Fleet(&'a FleetEvent),
 }
 
 /// The result of one check.
@@ -258,6 +280,9 @@ enum Held {
         trigger: String,
         clear: bool,
     },
+    Project(ProjectEvent),
+    Image(ImageEvent),
+    Fleet(FleetEvent),
 }
 
 impl Held {
@@ -289,6 +314,9 @@ impl Held {
                 trigger: (*trigger).to_owned(),
                 clear: *clear,
             },
+            Event::Project(event) => Held::Project((*event).clone()),
+            Event::Image(event) => Held::Image((*event).clone()),
+            Event::Fleet(event) => Held::Fleet((*event).clone()),
         }
     }
 
@@ -324,6 +352,9 @@ impl Held {
                 trigger,
                 clear: *clear,
             },
+            Held::Project(event) => Event::Project(event),
+            Held::Image(event) => Event::Image(event),
+            Held::Fleet(event) => Event::Fleet(event),
         }
     }
 }

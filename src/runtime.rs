@@ -19,7 +19,7 @@ pub(crate) use container::{ContainerGuard, ExecOutput, LogBuffer, Registry, Serv
 use engine::answer_text;
 pub(crate) use engine::{CALL_DEADLINE, Engine, RuntimeError, api_error};
 pub(crate) use image::{ImageInfo, ensure_image};
-pub(crate) use sweep::{Owner, clean, sweep_leftovers};
+pub(crate) use sweep::{Owner, Swept, clean, sweep_leftovers};
 // Image metadata and lifecycle methods (build, inspect, validate, update, fleets).
 pub(crate) use build::{BuildFailure, BuildProgress, BuildRequest, build_image, copy_image};
 pub(crate) use endpoint::{connect_endpoint, default_host};

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::cli;
 use crate::config::{self, Config, PullPolicy};
 use crate::error::AppError;
-use crate::events::Reporters;
+use crate::events::{Event, Reporters};
 use crate::report::{Human, Json, Junit};
 use crate::run::RunOptions;
 
@@ -71,10 +71,6 @@ impl Settings {
         })
     }
 
-    pub(crate) fn json(&self) -> bool {
-        self.format == Format::Json
-    }
-
     /// The `devloop.toml` to read: `-f FILE`, else the nearest one at or above `start`.
     pub(crate) fn config_path(&self) -> Result<PathBuf, AppError> {
         match &self.file {
@@ -105,6 +101,21 @@ impl Settings {
         }
         reporters
     }
+
+    /// Reports what a command has to say in one event (a listing, a file written).
+    pub(crate) fn report(&self, event: Event<'_>) -> Result<(), AppError> {
+        let mut reporters = self.reporters();
+        reporters.emit(event);
+        finish(&mut reporters)
+    }
+}
+
+/// Ends a command's reports: the spinner stops, the JUnit file is written.
+pub(crate) fn finish(reporters: &mut Reporters) -> Result<(), AppError> {
+    reporters.finish().map_err(|source| AppError::Io {
+        action: "writing the reports".into(),
+        source,
+    })
 }
 
 fn pull_policy(pull: cli::PullArg) -> PullPolicy {

@@ -2,6 +2,7 @@
 //! binary. A leaf: the command line lists their names, `init` writes them.
 
 /// One scaffold `devloop init` can write.
+#[derive(Debug)]
 pub(crate) struct Template {
     pub name: &'static str,
     pub description: &'static str,

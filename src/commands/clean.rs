@@ -2,20 +2,14 @@
 //! `--all`, also those of runs still going), on the default engine.
 
 use crate::error::AppError;
+use crate::events::{Event, ProjectEvent};
 use crate::exit;
 use crate::runtime::Engine;
+use crate::settings::Settings;
 
-pub(crate) async fn execute(all: bool) -> Result<i32, AppError> {
+pub(crate) async fn execute(all: bool, settings: &Settings) -> Result<i32, AppError> {
     let engine = Engine::connect().await?;
     let swept = crate::runtime::clean(&engine, all).await?;
-    for container in &swept {
-        println!(
-            "removed {} (project {}: {})",
-            container.name, container.project, container.why
-        );
-    }
-    if swept.is_empty() {
-        println!("nothing to clean");
-    }
+    settings.report(Event::Project(&ProjectEvent::Cleaned(swept)))?;
     Ok(exit::PASSED)
 }

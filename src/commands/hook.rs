@@ -7,6 +7,7 @@ use std::path::Path;
 
 use crate::config::{self, FILE_NAME};
 use crate::error::AppError;
+use crate::events::{Event, HookInstalled, HookRemoved, ProjectEvent};
 use crate::git::Repo;
 use crate::paths::PathSet;
 use crate::settings::Settings;
@@ -111,15 +112,13 @@ pub(crate) fn install(settings: &Settings, force: bool) -> Result<i32, AppError>
             action: format!("writing {}", hook.display()),
             source,
         })?;
-    if replaced {
-        println!("kept the previous hook as {}", backup.display());
-    }
-    println!(
-        "installed {}: every commit now runs `devloop {}` on what is staged\n\
-         (skip it once with git commit --no-verify; remove it with devloop hook uninstall)",
-        hook.display(),
-        config.hook.task()
-    );
+    settings.report(Event::Project(&ProjectEvent::HookInstalled(
+        HookInstalled {
+            hook: hook.display().to_string(),
+            task: config.hook.task().to_owned(),
+            kept: replaced.then(|| backup.display().to_string()),
+        },
+    )))?;
     Ok(exit::PASSED)
 }
 
@@ -155,16 +154,19 @@ pub(crate) fn uninstall(settings: &Settings) -> Result<i32, AppError> {
     }
     let io = |action: String| move |source| AppError::Io { action, source };
     std::fs::remove_file(&hook).map_err(io(format!("removing {}", hook.display())))?;
-    println!("removed {}", hook.display());
     let backup = hooks.join(BACKUP);
-    if backup.exists() {
+    let restored = backup.exists();
+    if restored {
         std::fs::rename(&backup, &hook).map_err(io(format!(
             "restoring {} from {}",
             hook.display(),
             backup.display()
         )))?;
-        println!("restored the previous hook from {}", backup.display());
     }
+    settings.report(Event::Project(&ProjectEvent::HookRemoved(HookRemoved {
+        hook: hook.display().to_string(),
+        restored: restored.then(|| backup.display().to_string()),
+    })))?;
     Ok(exit::PASSED)
 }
 

@@ -2,11 +2,11 @@
 //! `templates/` folder, which are built into the binary. When no template is named, the
 //! files present (a Dockerfile, `named.conf`, zone files) pick one.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::config::FILE_NAME;
 use crate::error::AppError;
+use crate::events::{Event, Initialized, ProjectEvent};
 use crate::settings::Settings;
 use crate::templates::{NAMES, TEMPLATES, Template};
 use crate::{exit, fsutil};
@@ -19,11 +19,7 @@ pub(crate) fn run(
     list: bool,
 ) -> Result<i32, AppError> {
     if list {
-        let mut out = std::io::stdout().lock();
-        let width = NAMES.iter().map(|n| n.len()).max().unwrap_or(0);
-        for t in &TEMPLATES {
-            let _ = writeln!(out, "{:width$}  {}", t.name, t.description);
-        }
+        settings.report(Event::Project(&ProjectEvent::Templates(&TEMPLATES)))?;
         return Ok(exit::PASSED);
     }
     let dir = settings.start.clone();
@@ -50,26 +46,11 @@ pub(crate) fn run(
             source,
         },
     )?;
-    let mut out = std::io::stdout().lock();
-    let _ = match why {
-        Some(why) => writeln!(
-            out,
-            "wrote {} from the {} template ({why}; choose another with --template, see --list)",
-            target.display(),
-            chosen.name
-        ),
-        None => writeln!(
-            out,
-            "wrote {} from the {} template",
-            target.display(),
-            chosen.name
-        ),
-    };
-    let _ = writeln!(
-        out,
-        "next: set the image and the checks in it, then devloop list, devloop test, and\n\
-         devloop hook install to test what is staged before every commit"
-    );
+    settings.report(Event::Project(&ProjectEvent::Initialized(Initialized {
+        path: target.display().to_string(),
+        template: chosen.name,
+        guessed: why,
+    })))?;
     Ok(exit::PASSED)
 }
 

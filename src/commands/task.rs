@@ -12,12 +12,12 @@ use staged::StagedTree;
 
 use crate::config::{ArgSpec, Config};
 use crate::error::AppError;
-use crate::events::Verdict;
+use crate::events::{Event, ProjectEvent, TaskEntry, Verdict};
 use crate::exit;
 use crate::plan::{self, Plan};
 use crate::run::{Session, run_plan};
 use crate::runtime::Registry;
-use crate::settings::Settings;
+use crate::settings::{self, Settings};
 use crate::signal::Cancel;
 
 use super::Prepared;
@@ -63,7 +63,7 @@ pub(crate) fn prepare_default(settings: &Settings) -> Result<Prepared, AppError>
     if config.tasks.contains_key("default") {
         return prepare(settings, "default", &[]);
     }
-    list(&config, settings.json());
+    list(&config, settings)?;
     Err(AppError::usage(
         "no task given",
         Some("devloop TASK [ARGS]; see devloop --help".into()),
@@ -72,7 +72,7 @@ pub(crate) fn prepare_default(settings: &Settings) -> Result<Prepared, AppError>
 
 /// `devloop list`.
 pub(crate) fn list_tasks(settings: &Settings) -> Result<i32, AppError> {
-    list(&settings.load_config()?, settings.json());
+    list(&settings.load_config()?, settings)?;
     Ok(exit::PASSED)
 }
 
@@ -101,10 +101,7 @@ pub(crate) async fn execute(
         cancel: &cancel,
     };
     let verdict = run_plan(session, &plan, &mut reporters).await;
-    reporters.finish().map_err(|source| AppError::Io {
-        action: "writing the reports".into(),
-        source,
-    })?;
+    settings::finish(&mut reporters)?;
     Ok(match verdict? {
         Verdict::Passed => exit::PASSED,
         _ => exit::CHECK_FAILED,
@@ -180,33 +177,16 @@ pub(crate) fn prompt(arg: &ArgSpec) -> Option<String> {
     Some(line.trim().to_owned())
 }
 
-fn list(config: &Config, json: bool) {
-    let mut out = std::io::stdout().lock();
-    if json {
-        for task in config.tasks.values() {
-            let args: Vec<&str> = task.args.iter().map(|a| a.name.as_str()).collect();
-            let deps: Vec<&str> = task.deps.iter().map(|d| d.get_ref().as_str()).collect();
-            let line = serde_json::json!({
-                "event": "task", "name": task.name, "description": task.description,
-                "args": args, "deps": deps,
-            });
-            let _ = writeln!(out, "{line}");
-        }
-        return;
-    }
-    let usage: Vec<(String, &str)> = config
+fn list(config: &Config, settings: &Settings) -> Result<(), AppError> {
+    let tasks = config
         .tasks
         .values()
-        .map(|task| {
-            let mut usage = task.name.clone();
-            for arg in &task.args {
-                usage.push_str(&format!(" {}", arg.name.to_uppercase()));
-            }
-            (usage, task.description.as_deref().unwrap_or(""))
+        .map(|task| TaskEntry {
+            name: task.name.clone(),
+            description: task.description.clone(),
+            args: task.args.iter().map(|a| a.name.clone()).collect(),
+            deps: task.deps.iter().map(|d| d.get_ref().clone()).collect(),
         })
         .collect();
-    let width = usage.iter().map(|(u, _)| u.len()).max().unwrap_or(0);
-    for (usage, description) in usage {
-        let _ = writeln!(out, "devloop {usage:width$}  # {description}");
-    }
+    settings.report(Event::Project(&ProjectEvent::Tasks(tasks)))
 }

@@ -1,8 +1,14 @@
 //! `--format json`: JSON Lines on stdout, one object per event, each with an `"event"`
-//! field. The fields of `check` and `summary` are a stable interface.
+//! field. The fields of `check` and `summary` are a stable interface, and so are those of
+//! the other commands' events, written by family (`project`, `image`, `fleet`).
+
+mod fleet;
+mod image;
+mod project;
 
 use std::io::Write;
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::millis;
@@ -70,6 +76,8 @@ fn to_json(event: &Event<'_>) -> Option<Value> {
             "log_tail": [],
         }),
         Event::Note { message } => json!({ "event": "note", "message": message }),
+        // Written by family, in `lines`.
+        Event::Project(_) | Event::Image(_) | Event::Fleet(_) => return None,
         Event::Summary(summary) => json!({
             "event": "summary",
             "task": summary.task,
@@ -99,19 +107,54 @@ fn to_json(event: &Event<'_>) -> Option<Value> {
     })
 }
 
+/// The JSON Lines an event makes: one for most, one per item for a listing or a table.
+fn lines(event: &Event<'_>) -> Vec<String> {
+    match event {
+        Event::Project(event) => project::lines(event),
+        Event::Image(event) => image::lines(event),
+        Event::Fleet(event) => fleet::lines(event),
+        event => to_json(event).map(|v| v.to_string()).into_iter().collect(),
+    }
+}
+
+/// A payload as its type serialises it, after the event's name.
+#[derive(Serialize)]
+struct Tagged<'a, T: Serialize> {
+    event: &'static str,
+    #[serde(flatten)]
+    payload: &'a T,
+}
+
+fn tagged(event: &'static str, payload: &impl Serialize) -> String {
+    // Strings, numbers and maps with string keys: nothing here fails to serialise.
+    serde_json::to_string(&Tagged { event, payload }).unwrap_or_default()
+}
+
 impl<W: Write + Send> Reporter for Json<W> {
     fn report(&mut self, event: &Event<'_>) {
-        if let Some(value) = to_json(event) {
-            // One line per event, flushed at once: a consumer reads events as they come.
-            let _ = writeln!(self.out, "{value}");
-            let _ = self.out.flush();
+        let lines = lines(event);
+        if lines.is_empty() {
+            return;
         }
+        for line in lines {
+            let _ = writeln!(self.out, "{line}");
+        }
+        // Flushed at once: a consumer reads events as they come.
+        let _ = self.out.flush();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// JSON Lines, read back.
+    pub(super) fn parsed(lines: Vec<String>) -> Vec<Value> {
+        lines
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+            .collect()
+    }
     use crate::events::{CheckOutcome, Skip, Summary, Tallies};
     use std::time::Duration;
 
