@@ -5,8 +5,6 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::PullPolicy;
-
 #[derive(Debug, Parser)]
 #[command(
     name = "devloop",
@@ -78,10 +76,6 @@ impl Options {
             image_from: later.image_from.or(self.image_from),
         }
     }
-
-    pub(crate) fn json(&self) -> bool {
-        self.format == Some(Format::Json)
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -95,16 +89,6 @@ pub(crate) enum PullArg {
     Missing,
     Always,
     Never,
-}
-
-impl From<PullArg> for PullPolicy {
-    fn from(p: PullArg) -> Self {
-        match p {
-            PullArg::Missing => PullPolicy::Missing,
-            PullArg::Always => PullPolicy::Always,
-            PullArg::Never => PullPolicy::Never,
-        }
-    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -152,7 +136,7 @@ pub(crate) enum Command {
     /// Write a commented devloop.toml for this directory from a built-in template.
     Init {
         /// The template (default: guessed from the files present).
-        #[arg(long, short = 't', value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(crate::init::NAMES))]
+        #[arg(long, short = 't', value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(crate::templates::NAMES))]
         template: Option<String>,
         /// Overwrite an existing devloop.toml.
         #[arg(long)]
@@ -292,7 +276,7 @@ mod tests {
         .expect("task line");
         let options = cli.options.merge(line.options);
         assert!(options.verbose);
-        assert!(options.json());
+        assert_eq!(options.format, Some(Format::Json));
         assert_eq!(line.args, ["sh8.example.com"]);
     }
 

@@ -9,44 +9,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, syntax::SyntaxConfig};
-use serde::Deserialize;
 
-/// `[construct]` in `devloop.toml`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ConstructSpec {
-    /// YAML files whose top-level mappings, merged in order, are the templates' variables.
-    pub scope: OneOrMany,
-    pub outputs: Vec<OutputSpec>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub(crate) enum OneOrMany {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl OneOrMany {
-    pub(crate) fn files(&self) -> Vec<&str> {
-        match self {
-            OneOrMany::One(file) => vec![file.as_str()],
-            OneOrMany::Many(files) => files.iter().map(String::as_str).collect(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct OutputSpec {
-    /// The template, relative to the project root (templates may include others by the
-    /// same kind of path).
-    pub template: String,
-    /// The file written, relative to the project root.
-    pub output: String,
-    /// Octal file mode of the output, e.g. "0644"; the old file's mode is kept otherwise.
-    pub mode: Option<String>,
-}
+use crate::config::{ConstructSpec, parse_mode};
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ConstructError {
@@ -85,15 +49,6 @@ pub(crate) enum ConstructError {
     },
 }
 
-/// An octal file mode such as `0644` or `0o755`; `None` when it is none.
-pub(crate) fn parse_mode(mode: &str) -> Option<u32> {
-    let digits = mode.strip_prefix("0o").unwrap_or(mode);
-    if digits.is_empty() || digits.len() > 5 {
-        return None;
-    }
-    u32::from_str_radix(digits, 8).ok().filter(|m| *m <= 0o7777)
-}
-
 /// Where a path of the config leads, checked again when it is used: the config was
 /// checked at load, but the tree may have changed since.
 fn inside(root: &Path, what: &'static str, path: &str) -> Result<PathBuf, ConstructError> {
@@ -105,7 +60,7 @@ fn inside(root: &Path, what: &'static str, path: &str) -> Result<PathBuf, Constr
 }
 
 /// One output: what is on disk, and what the templates make of the scope now.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Rendered {
     pub output: String,
     pub template: String,
@@ -375,6 +330,7 @@ pub(crate) fn unified_diff(rendered: &[Rendered]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{OneOrMany, OutputSpec};
 
     fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
         let dir = tempfile::tempdir().expect("tempdir");

@@ -5,8 +5,10 @@ use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, NamedSource, So
 use crate::config::{ConfigError, Invalid};
 use crate::construct::ConstructError;
 use crate::exit;
+use crate::git::GitError;
 use crate::plan::PlanError;
 use crate::runtime::RuntimeError;
+use crate::signal::Signal;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum AppError {
@@ -30,38 +32,6 @@ pub(crate) enum AppError {
     },
     #[error("interrupted by {0}")]
     Interrupted(Signal),
-}
-
-/// The signals that end a run: each tears the run down, then devloop exits 128 + its
-/// number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Signal {
-    Hup,
-    Int,
-    Quit,
-    Term,
-}
-
-impl Signal {
-    pub(crate) fn exit_code(self) -> i32 {
-        match self {
-            Signal::Hup => exit::HUNG_UP,
-            Signal::Int => exit::INTERRUPTED,
-            Signal::Quit => exit::QUIT,
-            Signal::Term => exit::TERMINATED,
-        }
-    }
-}
-
-impl std::fmt::Display for Signal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Signal::Hup => "SIGHUP",
-            Signal::Int => "SIGINT",
-            Signal::Quit => "SIGQUIT",
-            Signal::Term => "SIGTERM",
-        })
-    }
 }
 
 impl AppError {
@@ -154,4 +124,23 @@ struct SourceDiagnostic {
     span: SourceSpan,
     #[help]
     help: Option<String>,
+}
+
+impl From<GitError> for AppError {
+    fn from(e: GitError) -> Self {
+        match e {
+            GitError::NotARepository { .. } => AppError::usage(
+                e.to_string(),
+                Some("run it inside the repository (or point at it with -C DIR); `git init` makes one".into()),
+            ),
+            GitError::Spawn { source } => AppError::Io {
+                action: "running git".into(),
+                source,
+            },
+            GitError::Failed { .. } => AppError::Io {
+                action: "asking git".into(),
+                source: std::io::Error::other(e.to_string()),
+            },
+        }
+    }
 }

@@ -1,9 +1,25 @@
-//! The one stream of events a run emits. Reporters listen; none of them knows how the run
-//! works, and the run does not know who listens.
+//! The one stream of events every command emits: a task run's here, the other commands'
+//! by family (`project`, `image`, `fleet`). Reporters listen; none of them knows how a
+//! command works, and no command knows who listens.
 
 use std::time::Duration;
 
 use crate::config::ContainerPort;
+
+mod fleet;
+mod image;
+mod project;
+
+#[cfg(test)]
+pub(crate) use fleet::fixtures as fleet_fixtures;
+pub(crate) use fleet::{
+    FleetEvent, FleetReport, FleetVerdict, MethodRun, MethodStatus, Rollout, RowState,
+    TargetOutcome, TargetRow,
+};
+pub(crate) use image::{BuildLine, Built, ContainerView, ImageEvent, ImageView, Inspection};
+pub(crate) use project::{
+    ConstructMode, Construction, HookInstalled, HookRemoved, Initialized, ProjectEvent, TaskEntry,
+};
 
 #[derive(Debug)]
 pub(crate) enum Event<'a> {
@@ -31,6 +47,20 @@ pub(crate) enum Event<'a> {
         message: String,
     },
     Summary(&'a Summary),
+    /// `watch` begins a round: on a fresh screen unless `clear` is off, a header with the
+    /// task, the local time (HH:MM:SS) and what triggered it.
+    Round {
+        task: &'a str,
+        time: &'a str,
+        trigger: &'a str,
+        clear: bool,
+    },
+    /// The commands other than task runs: listings, files written, containers removed.
+    Project(&'a ProjectEvent),
+    /// `build` and `inspect`.
+    Image(&'a ImageEvent),
+    /// `validate` and `update`, on one host or a fleet.
+    Fleet(&'a FleetEvent),
 }
 
 /// The result of one check.
@@ -244,6 +274,15 @@ enum Held {
     Skipped(Skip),
     Note(String),
     Summary(Summary),
+    Round {
+        task: String,
+        time: String,
+        trigger: String,
+        clear: bool,
+    },
+    Project(ProjectEvent),
+    Image(ImageEvent),
+    Fleet(FleetEvent),
 }
 
 impl Held {
@@ -264,6 +303,20 @@ impl Held {
             Event::Skipped(skip) => Held::Skipped((*skip).clone()),
             Event::Note { message } => Held::Note(message.clone()),
             Event::Summary(summary) => Held::Summary((*summary).clone()),
+            Event::Round {
+                task,
+                time,
+                trigger,
+                clear,
+            } => Held::Round {
+                task: (*task).to_owned(),
+                time: (*time).to_owned(),
+                trigger: (*trigger).to_owned(),
+                clear: *clear,
+            },
+            Event::Project(event) => Held::Project((*event).clone()),
+            Event::Image(event) => Held::Image((*event).clone()),
+            Event::Fleet(event) => Held::Fleet((*event).clone()),
         }
     }
 
@@ -288,6 +341,20 @@ impl Held {
                 message: message.clone(),
             },
             Held::Summary(summary) => Event::Summary(summary),
+            Held::Round {
+                task,
+                time,
+                trigger,
+                clear,
+            } => Event::Round {
+                task,
+                time,
+                trigger,
+                clear: *clear,
+            },
+            Held::Project(event) => Event::Project(event),
+            Held::Image(event) => Event::Image(event),
+            Held::Fleet(event) => Event::Fleet(event),
         }
     }
 }

@@ -10,8 +10,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::error::AppError;
-
 /// Why a git command could not answer.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum GitError {
@@ -21,25 +19,6 @@ pub(crate) enum GitError {
     Spawn { source: std::io::Error },
     #[error("`git {command}` failed: {stderr}")]
     Failed { command: String, stderr: String },
-}
-
-impl From<GitError> for AppError {
-    fn from(e: GitError) -> Self {
-        match e {
-            GitError::NotARepository { .. } => AppError::usage(
-                e.to_string(),
-                Some("run it inside the repository (or point at it with -C DIR); `git init` makes one".into()),
-            ),
-            GitError::Spawn { source } => AppError::Io {
-                action: "running git".into(),
-                source,
-            },
-            GitError::Failed { .. } => AppError::Io {
-                action: "asking git".into(),
-                source: std::io::Error::other(e.to_string()),
-            },
-        }
-    }
 }
 
 /// A git work tree, seen from the directory devloop was started in.

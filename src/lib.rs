@@ -1,23 +1,25 @@
 //! devloop: test a service's production image against your working tree, and leave
 //! nothing behind.
 //!
-//! The flow, one module per stage:
-//! `cli` (what was typed) -> `config` (`devloop.toml`, errors with line:column) ->
-//! `plan` (tasks expand to concrete steps; pure) -> `run` (one run: `runtime` starts the
-//! service, `checks` run the steps) -> `events` -> `report` (human, JSON Lines, JUnit).
-//! `app` ties them together and turns the result into an exit code (`exit`).
-//! Around the loop: `init` writes a `devloop.toml` from a template; `hook` is the git
-//! pre-commit hook, which runs a task on `staged` (the index, exported by `git`).
-//! Image metadata and lifecycle: `build` stamps the labels `metadata` defines, `inspect`
-//! reads them for an image and its ancestors, `lifecycle` runs a container's methods in
-//! place and `fleet` rolls them over several engines; `parity` pins a run to the image a
-//! running container uses. `paths` keeps every path of the config inside the project and
-//! is the one pattern dialect of `[watch]`, `[hook]` and `each`.
+//! The house, top floor first; a module imports only from the floors below it:
+//!
+//! - `app` parses the command line (`cli`, clap types only), resolves it once into
+//!   `settings`, picks the command, supervises it (`signal`) and turns the result into an
+//!   exit code (`error`, `exit`).
+//! - `commands`: one module per command family (task runs, watch, hook, init, construct,
+//!   image build and inspect, fleet validate and update).
+//! - The test loop: `plan` (tasks expand to concrete steps; pure) -> `run` (one run:
+//!   start the service, run the `checks`, tear down) -> `events` -> `report` (human, JSON
+//!   Lines, JUnit: the only writers of stdout).
+//! - `runtime`: the only module that talks to Docker.
+//! - `config`: `devloop.toml`, every table of it, with errors at line:column.
+//! - Leaf libraries: `dns`, `construct`, `metadata`, `git`, `paths`, `fsutil`,
+//!   `shellwords`, `deadline`, `host_process`, `templates`.
 
 mod app;
-mod build;
 mod checks;
 mod cli;
+mod commands;
 mod config;
 mod construct;
 mod deadline;
@@ -25,27 +27,21 @@ mod dns;
 mod error;
 mod events;
 mod exit;
-mod fleet;
 mod fsutil;
 #[cfg(test)]
 mod fuzz;
 mod git;
-mod hook;
 mod host_process;
-mod init;
-mod inspect;
-mod lifecycle;
 mod metadata;
-mod parity;
 mod paths;
 mod plan;
 mod report;
 mod run;
 mod runtime;
-mod shell;
+mod settings;
 mod shellwords;
-mod staged;
-mod watch;
+mod signal;
+mod templates;
 
 /// Runs devloop with the process's arguments and returns the exit code.
 pub fn main() -> i32 {

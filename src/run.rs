@@ -3,58 +3,19 @@
 //! every wait, so a signal ends the run through the same teardown as a verdict.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::time::Instant;
-
-use tokio::sync::watch;
 
 use crate::checks::{self, Context};
 use crate::config::{Config, MountMode, PullPolicy, Service};
 use crate::construct;
-use crate::error::{AppError, Signal};
+use crate::error::AppError;
 use crate::events::{CheckOutcome, Event, Reply, Reporters, Skip, Summary, Tallies, Verdict};
 use crate::plan::{Action, Plan, PlannedStep};
 use crate::runtime::{
     ContainerGuard, Engine, ImageInfo, LogBuffer, Owner, Registry, RuntimeError, ServiceSpec,
     ensure_image, sweep_leftovers,
 };
-
-/// Tells a run that it should stop, and why.
-#[derive(Clone)]
-pub(crate) struct Cancel(watch::Receiver<Option<Signal>>);
-
-impl Cancel {
-    pub(crate) fn new() -> (watch::Sender<Option<Signal>>, Cancel) {
-        let (tx, rx) = watch::channel(None);
-        (tx, Cancel(rx))
-    }
-
-    async fn cancelled(&mut self) -> Signal {
-        loop {
-            if let Some(signal) = *self.0.borrow_and_update() {
-                return signal;
-            }
-            if self.0.changed().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        }
-    }
-
-    /// The signal that cancelled the run, if any.
-    pub(crate) fn signal(&self) -> Option<Signal> {
-        *self.0.borrow()
-    }
-
-    /// Runs `work` unless and until the run is cancelled.
-    pub(crate) async fn guard<F: Future>(&self, work: F) -> Result<F::Output, Signal> {
-        let mut cancel = self.clone();
-        tokio::select! {
-            biased;
-            signal = cancel.cancelled() => Err(signal),
-            value = work => Ok(value),
-        }
-    }
-}
+use crate::signal::Cancel;
 
 /// How the user asked the run to behave.
 #[derive(Debug, Clone, Default)]

@@ -365,3 +365,47 @@ fn a_broken_zone_file_fails_naming_the_zone_and_the_line_named_checkzone_reporte
     assert!(report.contains(&at), "{report}\n{test}");
     project.assert_no_container_left();
 }
+
+#[test]
+fn construct_in_json_lines_names_what_is_stale_and_writes_nothing_when_checking() {
+    let project = Project::bind();
+    let fresh = project
+        .devloop()
+        .args(["construct", "--check", "--format", "json"])
+        .run();
+    let shown = events(fresh.success());
+    assert_eq!(shown.len(), 1, "{fresh}");
+    assert_eq!(shown[0]["event"], "construct");
+    assert_eq!(shown[0]["status"], "pass");
+    assert_eq!(shown[0]["stale"], serde_json::json!([]));
+
+    add_bar_com(&project);
+    let before = project.snapshot();
+    let stale = project
+        .devloop()
+        .args(["construct", "--check", "--format", "json"])
+        .run();
+    let shown = events(stale.code(1));
+    assert_eq!(shown.len(), 1, "nothing but JSON Lines on stdout\n{stale}");
+    let construct = &shown[0];
+    assert_eq!(construct["status"], "fail");
+    assert_eq!(construct["mode"], "check");
+    assert_eq!(
+        construct["stale"],
+        serde_json::json!(["conf/named_slave_zones"])
+    );
+    let slave = construct["outputs"]
+        .as_array()
+        .expect("outputs")
+        .iter()
+        .find(|o| o["output"] == "conf/named_slave_zones")
+        .unwrap_or_else(|| panic!("the slave zones output\n{stale}"));
+    assert_eq!(
+        (&slave["insertions"], &slave["deletions"]),
+        (&serde_json::json!(7), &serde_json::json!(0))
+    );
+    assert!(
+        project.snapshot() == before,
+        "construct --check must write nothing"
+    );
+}

@@ -10,6 +10,7 @@ mod engines;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use common::xml::read_report;
 use common::{Project, WorkTree, require_docker};
 use engines::{Engine, Image, unique};
 use serde_json::Value;
@@ -316,12 +317,12 @@ fn inspect_understands_an_image_built_without_devloop() {
     assert_eq!(methods, ["UPDATE", "VALIDATE"]);
 }
 
-#[test]
-fn a_failed_build_exits_1_and_says_why() {
-    let _docker = require_docker();
+/// A copy of the example whose Dockerfile fails at its second step (exit 7), and the tag
+/// the build would give the image (removed at the end of the test, should it exist).
+fn broken_build() -> (Project, String, Image) {
     let project = Project::rbldnsd();
     let tag = format!("{}:broken", unique("devloop-test/build"));
-    let _cleanup = Image {
+    let cleanup = Image {
         engine: Engine::first(),
         tags: vec![tag.clone()],
         id: String::new(),
@@ -331,6 +332,13 @@ fn a_failed_build_exits_1_and_says_why() {
         "Dockerfile",
         "FROM devloop/debian:bookworm\nRUN echo about to fail; exit 7\n",
     );
+    (project, tag, cleanup)
+}
+
+#[test]
+fn a_failed_build_exits_1_and_says_why() {
+    let _docker = require_docker();
+    let (project, tag, _cleanup) = broken_build();
     project
         .devloop()
         .arg("build")
@@ -383,4 +391,28 @@ fn inspect_of_nothing_is_an_environment_error() {
         .run()
         .code(3)
         .stderr_has("no image or container of that name");
+}
+
+#[test]
+fn a_failed_build_is_a_failed_case_of_the_junit_report() {
+    let _docker = require_docker();
+    let (project, tag, _cleanup) = broken_build();
+    let outcome = project
+        .devloop()
+        .args(["build", "--junit", "build.xml"])
+        .run();
+    outcome.code(1);
+    let report = read_report(&project.file("build.xml"), &outcome);
+    let cases = report.all("testcase");
+    assert_eq!(cases.len(), 1, "{report:?}");
+    assert_eq!(cases[0].attribute("classname"), "build");
+    assert_eq!(cases[0].attribute("name"), tag);
+    let failure = cases[0]
+        .all("failure")
+        .pop()
+        .unwrap_or_else(|| panic!("a failure\n{report:?}"));
+    assert!(
+        failure.attribute("message").contains("non-zero code: 7"),
+        "{report:?}"
+    );
 }

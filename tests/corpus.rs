@@ -89,6 +89,7 @@ const CONFIG: &[Case] = &[
     case("a step timeout of a year", &[Append("[task.slow]\nsteps = [{ sh = \"true\", timeout = \"525600m\" }]\n")], LIST, 2, "is too long"),
     case("a reload timeout too long", &[Line("reload ", "reload = { signal = \"HUP\", timeout = \"86401s\" }")], LIST, 2, "is too long"),
     case("a watch debounce too long", &[Append("debounce = \"1441m\"\n")], LIST, 2, "is too long"),
+    case("a watch on_busy that is none", &[Append("on_busy = \"restart\"\n")], LIST, 2, "unknown value `restart`"),
     case("two readiness probes", &[Line("ready ", "ready = { dns = \"5301/udp\", tcp = \"5301/tcp\" }")], HOST, 2, "`ready` needs exactly one probe"),
     case("no readiness probe", &[Line("ready ", "ready = { timeout = \"5s\" }")], HOST, 2, "`ready` needs exactly one probe"),
     case("a probe of an unpublished port", &[Line("ready ", "ready = { dns = \"5302/udp\", name = \"test.senderhost.bl.rbl\" }")], HOST, 2, "`ready` probes 5302/udp, which the service does not publish (ports = [\"5301/udp\"])"),

@@ -10,6 +10,7 @@ mod engines;
 use std::net::TcpListener;
 use std::time::Duration;
 
+use common::xml::read_report;
 use common::{Devloop, LISTED, Project, require_docker};
 use engines::{
     Engine, Image, RBLDNSD_IMAGE, add_zone_line, example_copy, remove_zone_entry, unique,
@@ -382,4 +383,48 @@ fn inspect_a_container_on_the_second_engine_names_its_image_and_when_it_started(
         .stdout_has(&format!("container {name}  running since"))
         .stdout_has(&format!("image id  {image_id}"))
         .stdout_has("VALIDATE  /service/bin/validate");
+}
+
+#[test]
+fn a_rollout_writes_a_junit_case_per_container_and_per_unreachable_host() {
+    let _docker = require_docker();
+    let (one, two) = (Engine::first(), Engine::second());
+    let name = unique("fleet");
+    let (dir1, dir2) = (example_copy(), example_copy());
+    let _c1 = one.run(&name, RBLDNSD_IMAGE, dir1.path(), &[]);
+    let _c2 = two.run(&name, RBLDNSD_IMAGE, dir2.path(), &[]);
+    let missing_socket = "unix:///nonexistent.sock";
+    let work = tempfile::tempdir().expect("tempdir");
+    let junit = work.path().join("fleet.xml");
+    let outcome = devloop_in(work.path())
+        .args(["validate", &name, "-H", &one.host, "-H", &two.host])
+        .args(["-H", missing_socket, "--junit"])
+        .arg(junit.to_str().expect("utf-8 path"))
+        .run();
+    outcome.code(3);
+
+    let report = read_report(&junit, &outcome);
+    let suites = report.all("testsuite");
+    assert_eq!(suites.len(), 1, "{report:?}");
+    assert_eq!(suites[0].attribute("name"), "validate");
+    assert_eq!(suites[0].attribute("tests"), "3", "{report:?}");
+    assert_eq!(suites[0].attribute("failures"), "1", "{report:?}");
+    let cases: Vec<(&str, bool)> = suites[0]
+        .all("testcase")
+        .iter()
+        .map(|c| (c.attribute("name"), c.failed()))
+        .collect();
+    let (on_one, on_two) = (
+        format!("{name} on {}", one.host),
+        format!("{name} on {}", two.host),
+    );
+    assert_eq!(
+        cases,
+        [
+            (on_one.as_str(), false),
+            (on_two.as_str(), false),
+            (missing_socket, true)
+        ],
+        "{report:?}"
+    );
 }

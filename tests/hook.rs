@@ -174,15 +174,21 @@ fn commit_all_tests_what_it_would_commit() {
     repo.assert_no_container_left();
 }
 
-#[test]
-fn the_hook_skips_commits_that_touch_no_watched_path() {
-    let _docker = require_docker(&[RBLDNSD_IMAGE]);
+/// The example, committed with a `[hook]` that runs `test` on changes under `zones`.
+fn watching_zones() -> GitRepo {
     let repo = GitRepo::example("rbldnsd");
     let mut config = repo.read("devloop.toml");
     config.push_str("\n[hook]\ntask = \"test\"\npaths = [\"zones\"]\n");
     repo.stage("devloop.toml", &config);
     repo.git(&["commit", "-q", "--no-verify", "-m", "watch zones"])
         .success();
+    repo
+}
+
+#[test]
+fn the_hook_skips_commits_that_touch_no_watched_path() {
+    let _docker = require_docker(&[RBLDNSD_IMAGE]);
+    let repo = watching_zones();
     repo.devloop(&["hook", "install"]).success();
 
     // A README (and an unstaged broken zone) does not start anything.
@@ -459,4 +465,46 @@ fn the_staged_tree_is_removed_on_every_way_out() {
     // A plan error after the export (an unknown task): exit 2, no tree.
     repo.devloop(&["no-such-task", "--staged"]).code(2);
     repo.assert_no_container_left();
+}
+
+#[test]
+fn in_json_lines_the_hook_says_what_it_did_and_why_it_skips() {
+    let repo = watching_zones();
+    let json = |outcome: &gitrepo::Outcome| -> Vec<serde_json::Value> {
+        outcome
+            .stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+            .collect()
+    };
+
+    let installed = repo.devloop(&["hook", "install", "--format", "json"]);
+    let lines = json(installed.success());
+    assert_eq!(lines.len(), 1, "{installed:?}");
+    assert_eq!(lines[0]["event"], "hook");
+    assert_eq!(lines[0]["action"], "install");
+    assert_eq!(lines[0]["task"], "test");
+    assert!(
+        lines[0]["hook"]
+            .as_str()
+            .is_some_and(|h| h.ends_with("pre-commit")),
+        "{lines:?}"
+    );
+
+    repo.stage("README", "about this list\n");
+    let skipped = repo.devloop(&["hook", "run", "--format", "json"]);
+    let lines = json(skipped.success());
+    assert_eq!(
+        lines,
+        [serde_json::json!({
+            "event": "note",
+            "message": "devloop: no staged change under zones, devloop.toml; skipping",
+        })]
+    );
+    assert_eq!(skipped.stderr, "", "the note is the report's, on stdout");
+
+    let removed = repo.devloop(&["hook", "uninstall", "--format", "json"]);
+    let lines = json(removed.success());
+    assert_eq!(lines[0]["action"], "uninstall");
+    assert_eq!(lines[0]["restored"], serde_json::Value::Null);
 }

@@ -130,3 +130,31 @@ fn init_guesses_bind_and_its_test_passes_on_the_example() {
     let _docker = require_docker(&[BIND_IMAGE]);
     init_then_test("bind", "the Dockerfile mentions bind9 or named");
 }
+
+#[test]
+fn init_speaks_json_lines_when_asked() {
+    let repo = GitRepo::empty();
+    let listed = repo.devloop(&["init", "--list", "--format", "json"]);
+    let lines: Vec<serde_json::Value> = listed
+        .success()
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    assert!(lines.iter().all(|l| l["event"] == "template"), "{lines:?}");
+    let names: Vec<&str> = lines.iter().filter_map(|l| l["name"].as_str()).collect();
+    assert_eq!(names, TEMPLATES);
+
+    let wrote = repo.devloop(&["init", "--template", "bind", "--format", "json"]);
+    let line: serde_json::Value =
+        serde_json::from_str(wrote.success().stdout.trim()).expect("one JSON line");
+    assert_eq!(line["event"], "init");
+    assert_eq!(line["template"], "bind");
+    assert!(
+        line["path"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("/devloop.toml")),
+        "{line}"
+    );
+    assert!(repo.read("devloop.toml").contains("named"));
+}

@@ -752,3 +752,99 @@ fn a_project_directory_replaced_whole_is_watched_and_served_anew() {
     watch.stop(libc::SIGINT).code(130);
     project.assert_no_container_left();
 }
+
+/// A watch of a project whose task ends with a host step that takes `SLOW`, with
+/// `[watch] on_busy` as given: a first run, then a save whose run is in its slow step when
+/// a second save lands. The summaries it gave once quiet.
+fn a_save_during_a_run(on_busy: &str) -> (Project, Watch, Vec<Value>) {
+    const SLOW: &str = "1.5";
+    let project = Project::rbldnsd();
+    // Each check added goes right after the example's last one: the slow step ends up
+    // last, after both.
+    let last_step =
+        "  { name = \"wl RFC 5782\", rfc5782 = \"senderhost.wl.rbl\", list = \"domain\" },";
+    project.replace(
+        "devloop.toml",
+        last_step,
+        // It tells when it starts in a file outside `[watch] paths`: the checks of a run
+        // after a reload are held back until it is over, so they cannot tell.
+        &format!(
+            "{last_step}\n  {{ name = \"a slow step\", sh = \"echo >> slow-steps; sleep {SLOW}\" }},"
+        ),
+    );
+    add_last_check(
+        &project,
+        "the first save is served",
+        "b1.busy.example.senderhost.bl.rbl",
+    );
+    add_last_check(
+        &project,
+        "the save during the run is served",
+        "b2.busy.example.senderhost.bl.rbl",
+    );
+    project.replace(
+        "devloop.toml",
+        "[watch]\n",
+        &format!("[watch]\non_busy = \"{on_busy}\"\n"),
+    );
+    let mut watch = Watch::start(&project, &["--format", "json"]);
+    watch.summary(1, FIRST_RUN);
+
+    project.append("zones/bl", ".b1.busy.example :127.0.0.2:the first save\n");
+    let slow_steps =
+        || std::fs::read_to_string(project.file("slow-steps")).map_or(0, |s| s.lines().count());
+    watch.wait_for("the second run's slow step", RERUN, |_| {
+        (slow_steps() == 2).then_some(())
+    });
+    // The second run is in its slow step now: this save lands during it.
+    project.append(
+        "zones/bl",
+        ".b2.busy.example :127.0.0.2:a save during the run\n",
+    );
+    watch.summary(2, RERUN);
+    // Longer than the slow step and the reload's timeout: a third run would show.
+    watch.settle(Duration::from_millis(3000), Duration::from_secs(20));
+    let summaries = watch.summaries();
+    (project, watch, summaries)
+}
+
+#[test]
+fn a_save_during_a_run_makes_one_more_run_that_sees_it_when_queued() {
+    let _docker = require_docker();
+    let (project, watch, summaries) = a_save_during_a_run("queue");
+    assert_eq!(summaries.len(), 3, "one more run\n{watch}");
+    assert_eq!(summaries[2]["status"], "pass", "{watch}");
+    assert_eq!(
+        watch.last_check("the save during the run is served")["status"],
+        "pass",
+        "{watch}"
+    );
+    let rounds = watch
+        .events()
+        .iter()
+        .filter(|e| e["event"] == "round")
+        .count();
+    assert_eq!(rounds, 3, "a round event heads each run\n{watch}");
+    stop_after_one_container(&project, watch, libc::SIGINT, 130);
+}
+
+#[test]
+fn a_save_during_a_run_is_dropped_with_on_busy_do_nothing() {
+    let _docker = require_docker();
+    let (project, mut watch, summaries) = a_save_during_a_run("do-nothing");
+    assert_eq!(
+        summaries.len(),
+        2,
+        "no run for the save during one\n{watch}"
+    );
+    assert_eq!(
+        watch.last_check("the save during the run is served")["status"],
+        "fail",
+        "the second run came before the save\n{watch}"
+    );
+    // The next save is a run again, and it reads both.
+    project.append("zones/bl", "# one more save\n");
+    let third = watch.summary(3, RERUN);
+    assert_eq!(third["status"], "pass", "{third}\n{watch}");
+    stop_after_one_container(&project, watch, libc::SIGINT, 130);
+}

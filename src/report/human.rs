@@ -1,5 +1,10 @@
 //! The terminal report: a spinner while the service starts, one line per check, and on a
-//! failure what was asked, what came back and the tail of the container's log.
+//! failure what was asked, what came back and the tail of the container's log. The other
+//! commands' events are drawn by family: `project`, `image`, `fleet`.
+
+mod fleet;
+mod image;
+mod project;
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -8,10 +13,13 @@ use std::time::Duration;
 use console::{Term, style};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::short_id;
 use crate::events::{CheckOutcome, Event, Reporter, Skip, Summary, Tally, Verdict};
 
 pub(crate) struct Human {
     out: Box<dyn Write + Send>,
+    /// Notes and progress, which are not the report (stderr).
+    err: Box<dyn Write + Send>,
     spinner: Option<ProgressBar>,
     /// Whether to draw a spinner at all (stderr is a terminal).
     animate: bool,
@@ -19,21 +27,44 @@ pub(crate) struct Human {
     verbose: bool,
     /// The container's log is shown with the first failure only; later ones point back.
     log_shown: bool,
+    /// Whether `out` is a terminal, whose screen a watch round may clear.
+    terminal: bool,
+    /// Methods run in several containers: each line says whose it is.
+    several: bool,
 }
 
 impl Human {
     pub(crate) fn new(verbose: bool) -> Self {
-        Self::to(Box::new(Term::stdout()), Term::stderr().is_term(), verbose)
+        Self {
+            terminal: Term::stdout().is_term(),
+            ..Self::to(Box::new(Term::stdout()), Term::stderr().is_term(), verbose)
+        }
     }
 
     fn to(out: Box<dyn Write + Send>, animate: bool, verbose: bool) -> Self {
         Self {
             out,
+            err: Box::new(Term::stderr()),
             spinner: None,
             animate,
             verbose,
             log_shown: false,
+            terminal: false,
+            several: false,
         }
+    }
+
+    /// The spinner, started if it is not spinning yet.
+    fn spinner(&mut self) -> &ProgressBar {
+        self.spinner.get_or_insert_with(|| {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(
+                ProgressStyle::with_template("{spinner:.cyan} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.enable_steady_tick(Duration::from_millis(80));
+            bar
+        })
     }
 
     fn stop_spinner(&mut self) {
@@ -45,6 +76,11 @@ impl Human {
     fn line(&mut self, text: impl AsRef<str>) {
         // A closed pipe (`devloop ... | head`) is not an error worth a message.
         let _ = writeln!(self.out, "{}", text.as_ref());
+    }
+
+    /// A line on stderr: a note, progress, what a method wrote there.
+    fn err_line(&mut self, text: impl AsRef<str>) {
+        let _ = writeln!(self.err, "{}", text.as_ref());
     }
 
     fn check(&mut self, check: &CheckOutcome) {
@@ -156,11 +192,6 @@ fn counts(tally: &Tally) -> String {
     text
 }
 
-fn short_id(id: &str) -> &str {
-    let hex = id.strip_prefix("sha256:").unwrap_or(id);
-    hex.get(..12).unwrap_or(hex)
-}
-
 /// A duration as an operator reads it: a DNS answer from a warm container takes a fraction
 /// of a millisecond, and "0 ms" would say it took no time at all.
 pub(crate) fn format_duration(d: Duration) -> String {
@@ -183,16 +214,7 @@ impl Reporter for Human {
                 if !self.animate {
                     return;
                 }
-                let spinner = self.spinner.get_or_insert_with(|| {
-                    let bar = ProgressBar::new_spinner();
-                    bar.set_style(
-                        ProgressStyle::with_template("{spinner:.cyan} {msg}")
-                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-                    );
-                    bar.enable_steady_tick(Duration::from_millis(80));
-                    bar
-                });
-                spinner.set_message(message.clone());
+                self.spinner().set_message(message.clone());
             }
             Event::ServiceReady {
                 container,
@@ -226,12 +248,32 @@ impl Reporter for Human {
             }
             Event::Note { message } => {
                 self.stop_spinner();
-                let _ = writeln!(&Term::stderr(), "{message}");
+                self.err_line(message);
             }
             Event::Summary(summary) => {
                 self.stop_spinner();
                 self.summary(summary);
             }
+            Event::Round {
+                task,
+                time,
+                trigger,
+                clear,
+            } => {
+                self.stop_spinner();
+                if *clear && self.terminal {
+                    // What `console::Term::clear_screen` writes.
+                    let _ = write!(self.out, "\r\x1b[2J\r\x1b[H");
+                }
+                self.line(
+                    style(format!("── devloop watch · {task} · {time} · {trigger}"))
+                        .bold()
+                        .to_string(),
+                );
+            }
+            Event::Project(event) => self.project(event),
+            Event::Image(event) => self.image(event),
+            Event::Fleet(event) => self.fleet(event),
         }
     }
 
@@ -261,13 +303,22 @@ mod tests {
     }
 
     fn shown(events: &[Event<'_>]) -> String {
-        let screen = Screen::default();
-        let mut human = Human::to(Box::new(screen.clone()), false, false);
+        screens(events, false).0
+    }
+
+    /// What the report wrote on stdout and on stderr, without colours.
+    pub(super) fn screens(events: &[Event<'_>], verbose: bool) -> (String, String) {
+        let (out, err) = (Screen::default(), Screen::default());
+        let mut human = Human::to(Box::new(out.clone()), false, verbose);
+        human.err = Box::new(err.clone());
         for event in events {
             human.report(event);
         }
-        let bytes = screen.0.lock().expect("screen").clone();
-        console::strip_ansi_codes(&String::from_utf8_lossy(&bytes)).into_owned()
+        let text = |screen: Screen| {
+            let bytes = screen.0.lock().expect("screen").clone();
+            console::strip_ansi_codes(&String::from_utf8_lossy(&bytes)).into_owned()
+        };
+        (text(out), text(err))
     }
 
     pub(super) fn check(name: &str, passed: bool, micros: u64) -> CheckOutcome {
@@ -379,5 +430,34 @@ mod tests {
             shown(&[Event::Summary(&summary)]),
             "PASS test:host: 1 passed, 0 failed in 3 ms\n"
         );
+    }
+
+    #[test]
+    fn a_watch_round_clears_a_terminal_unless_told_not_to_and_heads_the_screen() {
+        let round = |terminal, clear| {
+            let screen = Screen::default();
+            let mut human = Human::to(Box::new(screen.clone()), false, false);
+            human.terminal = terminal;
+            human.report(&Event::Round {
+                task: "test:lists",
+                time: "14:03:07",
+                trigger: "zones/bl changed",
+                clear,
+            });
+            let bytes = screen.0.lock().expect("screen").clone();
+            String::from_utf8_lossy(&bytes).into_owned()
+        };
+        let header = "── devloop watch · test:lists · 14:03:07 · zones/bl changed\n";
+        let cleared = round(true, true);
+        assert!(cleared.starts_with("\r\x1b[2J\r\x1b[H"), "{cleared:?}");
+        assert_eq!(
+            console::strip_ansi_codes(&cleared).trim_start_matches('\r'),
+            header
+        );
+        for (terminal, clear) in [(true, false), (false, true), (false, false)] {
+            let text = round(terminal, clear);
+            assert!(!text.contains("\x1b[2J"), "{terminal} {clear}: {text:?}");
+            assert_eq!(console::strip_ansi_codes(&text), header);
+        }
     }
 }

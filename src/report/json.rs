@@ -1,8 +1,14 @@
 //! `--format json`: JSON Lines on stdout, one object per event, each with an `"event"`
-//! field. The fields of `check` and `summary` are a stable interface.
+//! field. The fields of `check` and `summary` are a stable interface, and so are those of
+//! the other commands' events, written by family (`project`, `image`, `fleet`).
+
+mod fleet;
+mod image;
+mod project;
 
 use std::io::Write;
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::millis;
@@ -70,6 +76,8 @@ fn to_json(event: &Event<'_>) -> Option<Value> {
             "log_tail": [],
         }),
         Event::Note { message } => json!({ "event": "note", "message": message }),
+        // Written by family, in `lines`.
+        Event::Project(_) | Event::Image(_) | Event::Fleet(_) => return None,
         Event::Summary(summary) => json!({
             "event": "summary",
             "task": summary.task,
@@ -92,22 +100,61 @@ fn to_json(event: &Event<'_>) -> Option<Value> {
             "image_id": summary.image_id,
             "error": summary.error,
         }),
+        // The local time of the header is for a person; a consumer has its own clock.
+        Event::Round { task, trigger, .. } => {
+            json!({ "event": "round", "task": task, "trigger": trigger })
+        }
     })
+}
+
+/// The JSON Lines an event makes: one for most, one per item for a listing or a table.
+fn lines(event: &Event<'_>) -> Vec<String> {
+    match event {
+        Event::Project(event) => project::lines(event),
+        Event::Image(event) => image::lines(event),
+        Event::Fleet(event) => fleet::lines(event),
+        event => to_json(event).map(|v| v.to_string()).into_iter().collect(),
+    }
+}
+
+/// A payload as its type serialises it, after the event's name.
+#[derive(Serialize)]
+struct Tagged<'a, T: Serialize> {
+    event: &'static str,
+    #[serde(flatten)]
+    payload: &'a T,
+}
+
+fn tagged(event: &'static str, payload: &impl Serialize) -> String {
+    // Strings, numbers and maps with string keys: nothing here fails to serialise.
+    serde_json::to_string(&Tagged { event, payload }).unwrap_or_default()
 }
 
 impl<W: Write + Send> Reporter for Json<W> {
     fn report(&mut self, event: &Event<'_>) {
-        if let Some(value) = to_json(event) {
-            // One line per event, flushed at once: a consumer reads events as they come.
-            let _ = writeln!(self.out, "{value}");
-            let _ = self.out.flush();
+        let lines = lines(event);
+        if lines.is_empty() {
+            return;
         }
+        for line in lines {
+            let _ = writeln!(self.out, "{line}");
+        }
+        // Flushed at once: a consumer reads events as they come.
+        let _ = self.out.flush();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// JSON Lines, read back.
+    pub(super) fn parsed(lines: Vec<String>) -> Vec<Value> {
+        lines
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+            .collect()
+    }
     use crate::events::{CheckOutcome, Skip, Summary, Tallies};
     use std::time::Duration;
 
@@ -183,6 +230,22 @@ mod tests {
                 { "task": "test:host", "passed": 2, "failed": 1, "skipped": 0 },
                 { "task": "test", "passed": 0, "failed": 0, "skipped": 1 },
             ])
+        );
+    }
+
+    #[test]
+    fn a_watch_round_is_a_round_event_without_the_screen_and_clock() {
+        let mut out = Vec::new();
+        Json::new(&mut out).report(&Event::Round {
+            task: "test:lists",
+            time: "14:03:07",
+            trigger: "zones/bl changed",
+            clear: true,
+        });
+        let line: Value = serde_json::from_slice(&out).expect("json line");
+        assert_eq!(
+            line,
+            json!({ "event": "round", "task": "test:lists", "trigger": "zones/bl changed" })
         );
     }
 }

@@ -1,11 +1,16 @@
 //! `--junit FILE`: the run as JUnit XML, one test suite per task (prerequisites first),
-//! written when the run ends, for CI systems that draw test results.
+//! written when the run ends, for CI systems that draw test results. A build is a suite
+//! `build` of one case, a rollout a suite named for its action with a case per container;
+//! the other commands test nothing, and write no report.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::events::{CheckOutcome, Event, Reporter, Skip, Summary};
+use crate::events::{
+    CheckOutcome, Event, FleetEvent, FleetReport, ImageEvent, MethodStatus, Reporter, RowState,
+    Skip, Summary,
+};
 
 pub(crate) struct Junit {
     path: PathBuf,
@@ -80,11 +85,11 @@ impl Junit {
             .iter()
             .filter(|c| matches!(c, Case::Skipped(_)))
             .count();
-        let total = self
-            .summary
-            .as_ref()
-            .map(|s| s.duration)
-            .unwrap_or_default();
+        // A run's own clock; a command without one took as long as its cases.
+        let total = self.summary.as_ref().map_or_else(
+            || self.cases.iter().map(Case::duration).sum(),
+            |s| s.duration,
+        );
         let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
         let _ = writeln!(
             xml,
@@ -202,17 +207,79 @@ fn escape(text: &str) -> String {
     out
 }
 
+/// A case of a command that is not a task run: the build, a container of a rollout.
+fn case(task: &str, name: &str, passed: bool, duration: Duration, detail: String) -> Case {
+    Case::Ran(CheckOutcome {
+        task: task.to_owned(),
+        name: name.to_owned(),
+        passed,
+        duration,
+        detail,
+        asked: String::new(),
+        got: String::new(),
+        command: String::new(),
+        log_tail: Vec::new(),
+        reply: None,
+    })
+}
+
+/// Each container of a rollout (each host that had none to show) as a case.
+fn rollout_cases(report: &FleetReport) -> impl Iterator<Item = Case> + '_ {
+    report.rows.iter().map(|row| {
+        let name = if row.container == "-" {
+            row.host.clone()
+        } else {
+            format!("{} on {}", row.container, row.host)
+        };
+        let mut detail = format!("{}: {}", report.method, row.describe());
+        match &row.state {
+            RowState::Ran(o) if o.first == MethodStatus::Skipped => Case::Skipped(Skip {
+                task: report.action.to_owned(),
+                name,
+                reason: format!("not run: an earlier {} failed", report.action),
+            }),
+            RowState::Ran(o) => {
+                if let Some(validate) = &o.validate {
+                    let _ = write!(detail, "; VALIDATE: {}", validate.describe());
+                }
+                case(report.action, &name, !o.failed(), o.duration, detail)
+            }
+            RowState::Unreachable(_) | RowState::Absent => {
+                case(report.action, &name, false, Duration::ZERO, detail)
+            }
+        }
+    })
+}
+
 impl Reporter for Junit {
     fn report(&mut self, event: &Event<'_>) {
         match event {
             Event::Check(check) => self.cases.push(Case::Ran((*check).clone())),
             Event::Skipped(skip) => self.cases.push(Case::Skipped((*skip).clone())),
             Event::Summary(summary) => self.summary = Some((*summary).clone()),
+            Event::Image(ImageEvent::Built(built)) => self.cases.push(case(
+                "build",
+                &built.image,
+                true,
+                built.duration,
+                format!("built {}", built.image_id),
+            )),
+            Event::Image(ImageEvent::BuildFailed {
+                image,
+                error,
+                duration,
+            }) => self
+                .cases
+                .push(case("build", image, false, *duration, error.clone())),
+            Event::Fleet(FleetEvent::Done(report)) => self.cases.extend(rollout_cases(report)),
             _ => {}
         }
     }
 
     fn finish(&mut self) -> std::io::Result<()> {
+        if self.summary.is_none() && self.cases.is_empty() {
+            return Ok(());
+        }
         crate::fsutil::write_atomic(&self.path, self.render().as_bytes()).map_err(|e| {
             std::io::Error::new(
                 e.kind(),
@@ -380,5 +447,74 @@ mod tests {
             "{xml}"
         );
         assert!(xml.contains("<error message=\"no such image\"/>"), "{xml}");
+    }
+
+    #[test]
+    fn a_rollout_is_a_suite_of_its_containers_and_a_build_a_case() {
+        use crate::events::fleet_fixtures::{ran, report, unreachable};
+        let mut report = report(
+            "validate",
+            vec![
+                ran("a", MethodStatus::Passed, None),
+                ran("b", MethodStatus::Failed(1), None),
+                unreachable("c", "no answer"),
+            ],
+        );
+        for row in &mut report.rows {
+            if let RowState::Ran(outcome) = &mut row.state {
+                outcome.duration = Duration::from_millis(250);
+            }
+        }
+        let mut junit = Junit::new(PathBuf::from("unused.xml"));
+        junit.report(&Event::Fleet(&FleetEvent::Done(report)));
+        let xml = junit.render();
+        assert!(
+            suite_line(&xml, "validate").contains(
+                "tests=\"3\" failures=\"2\" errors=\"0\" skipped=\"0\" time=\"0.500000\""
+            ),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<testsuites name=\"devloop\" tests=\"3\" failures=\"2\" errors=\"0\" skipped=\"0\" time=\"0.500000\">"),
+            "a command without a run's clock took as long as its cases: {xml}"
+        );
+        assert!(
+            xml.contains("name=\"rbl on a\" time=\"0.250000\"/>"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<failure message=\"VALIDATE: failed (exit 1)\">"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("name=\"c\" time=\"0.000000\">\n      <failure message=\"VALIDATE: unreachable: no answer\">"),
+            "{xml}"
+        );
+
+        let mut junit = Junit::new(PathBuf::from("unused.xml"));
+        junit.report(&Event::Image(&ImageEvent::BuildFailed {
+            image: "rbl:latest".into(),
+            error: "non-zero code: 7".into(),
+            duration: Duration::from_secs(2),
+        }));
+        let xml = junit.render();
+        assert!(
+            xml.contains("<testcase classname=\"build\" name=\"rbl:latest\" time=\"2.000000\">\n      <failure message=\"non-zero code: 7\">"),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn a_command_that_tests_nothing_writes_no_report() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("out.xml");
+        let mut junit = Junit::new(path.clone());
+        let listing = crate::events::ProjectEvent::Tasks(Vec::new());
+        junit.report(&Event::Project(&listing));
+        junit.finish().expect("finish");
+        assert!(!path.exists(), "no report of a listing");
+        junit.report(&Event::Summary(&summary("t", Tallies::new(["t"]), None)));
+        junit.finish().expect("finish");
+        assert!(path.exists(), "a task run's report, even of no steps");
     }
 }

@@ -270,7 +270,7 @@ pub(crate) struct ExecOutput {
 
 /// A running service container. Remove it with [`ContainerGuard::remove`].
 pub(crate) struct ContainerGuard {
-    engine: Engine,
+    pub(super) engine: Engine,
     registry: Registry,
     tracked: Arc<Tracked>,
     pub id: String,

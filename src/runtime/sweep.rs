@@ -113,7 +113,7 @@ fn is_orphan(labels: &HashMap<String, String>, this_host: &str) -> bool {
 }
 
 /// A container `clean` or the sweep found.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Swept {
     pub name: String,
     pub project: String,

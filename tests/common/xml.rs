@@ -3,6 +3,8 @@
 //! entities) and keeps elements and attributes.
 
 use std::collections::BTreeMap;
+use std::fmt::Display;
+use std::path::Path;
 
 /// An element of a parsed XML document: name, attributes, children.
 #[derive(Debug)]
@@ -13,6 +15,19 @@ pub struct Element {
 }
 
 impl Element {
+    /// The elements named `name` at or below this one, depth first.
+    pub fn all(&self, name: &str) -> Vec<&Element> {
+        self.descendants()
+            .into_iter()
+            .filter(|e| e.name == name)
+            .collect()
+    }
+
+    /// Whether a `<failure>` is among its children (a failed `<testcase>`).
+    pub fn failed(&self) -> bool {
+        self.children.iter().any(|c| c.name == "failure")
+    }
+
     /// This element and every element below it, depth first.
     pub fn descendants(&self) -> Vec<&Element> {
         let mut out = vec![self];
@@ -166,4 +181,13 @@ fn unescape(text: &str) -> Result<String, String> {
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// The JUnit report a run wrote at `path`, parsed; `run` says which run, if it is missing
+/// or not XML.
+#[track_caller]
+pub fn read_report(path: &Path, run: &dyn Display) -> Element {
+    let xml = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("the JUnit file {} is written: {e}\n{run}", path.display()));
+    parse_xml(&xml).unwrap_or_else(|e| panic!("not XML: {e}\n{xml}"))
 }

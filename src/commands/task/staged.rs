@@ -6,10 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::cli::Options;
 use crate::config::{self, Config, ConfigError, FILE_NAME};
 use crate::error::AppError;
 use crate::git::Repo;
+use crate::settings::Settings;
 
 /// The name of every staged tree starts with this, followed by the PID and a counter.
 const TREE_PREFIX: &str = "devloop-staged-";
@@ -74,27 +74,20 @@ impl Located {
 
 /// Finds the staged `devloop.toml` of the project devloop was started in: the nearest one
 /// at or above the start directory that the index holds (or `--file`, when given).
-pub(crate) fn locate(options: &Options) -> Result<Located, AppError> {
-    let cwd = std::env::current_dir().map_err(|source| AppError::Io {
-        action: "reading the current directory".into(),
-        source,
-    })?;
-    let start = options
-        .directory
-        .as_ref()
-        .map_or_else(|| cwd.clone(), |dir| cwd.join(dir));
-    let repo = Repo::discover(&start)?;
-    let wanted = match &options.file {
-        Some(file) => vec![relative_to_top(&repo, &cwd.join(file))?],
+pub(crate) fn locate(settings: &Settings) -> Result<Located, AppError> {
+    let start = &settings.start;
+    let repo = Repo::discover(start)?;
+    let wanted = match &settings.file {
+        Some(file) => vec![relative_to_top(&repo, &settings.typed_path(file))?],
         None => candidates(&repo.prefix),
     };
     let indexed = repo.indexed(&wanted)?;
     if let Some(config) = wanted.into_iter().find(|w| indexed.contains(w)) {
         return Ok(Located { repo, config });
     }
-    let in_work_tree = match &options.file {
-        Some(file) => Some(cwd.join(file)).filter(|p| p.is_file()),
-        None => config::find(&start).ok(),
+    let in_work_tree = match &settings.file {
+        Some(file) => Some(settings.typed_path(file)).filter(|p| p.is_file()),
+        None => config::find(start).ok(),
     };
     Err(match in_work_tree {
         Some(path) if relative_to_top(&repo, &path).is_ok() => AppError::usage(
@@ -125,8 +118,8 @@ pub(crate) struct Staged {
 
 /// Exports the index and loads the project from the copy. The project keeps the name it
 /// has in the work tree, so its containers are labelled as those of any other run.
-pub(crate) fn load(options: &Options) -> Result<Staged, AppError> {
-    let located = locate(options)?;
+pub(crate) fn load(settings: &Settings) -> Result<Staged, AppError> {
+    let located = locate(settings)?;
     sweep_stale_trees();
     let tree = StagedTree::create().map_err(|source| AppError::Io {
         action: "creating a temporary directory for the staged tree".into(),

@@ -1,5 +1,5 @@
-//! `devloop shell`: the same ephemeral container a task would get, with an interactive
-//! shell in it; removed when the shell exits.
+//! A command in a container, attached to this terminal (stdin, stdout, raw mode, window
+//! size): what `devloop shell` opens in the service container.
 
 use std::io::IsTerminal;
 
@@ -8,26 +8,27 @@ use bollard::query_parameters::ResizeExecOptionsBuilder;
 use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::error::AppError;
-use crate::run::Running;
-use crate::runtime::RuntimeError;
+use super::{ContainerGuard, RuntimeError};
 
 /// Runs `command` (default: `sh`) in the service container attached to this terminal and
 /// returns its exit status.
-pub(crate) async fn attach(running: &Running, command: &[String]) -> Result<i64, AppError> {
+pub(crate) async fn attach(
+    container: &ContainerGuard,
+    command: &[String],
+) -> Result<i64, RuntimeError> {
     let argv = if command.is_empty() {
         vec!["sh".to_owned()]
     } else {
         command.to_vec()
     };
     let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
-    let engine = &running.engine;
+    let engine = &container.engine;
     let docker = &engine.docker;
     let exec = engine
         .call(
             format!("exec {}", argv.join(" ")),
             docker.create_exec(
-                &running.guard.id,
+                &container.id,
                 CreateExecOptions {
                     cmd: Some(argv.clone()),
                     attach_stdin: Some(true),
@@ -50,8 +51,7 @@ pub(crate) async fn attach(running: &Running, command: &[String]) -> Result<i64,
         return Err(RuntimeError::Api {
             action: "starting the shell".into(),
             reason: "the engine did not attach".into(),
-        }
-        .into());
+        });
     };
     let raw = if tty { RawMode::enter() } else { None };
     if let Some((rows, cols)) = raw.as_ref().and_then(|_| terminal_size()) {

@@ -3,36 +3,17 @@
 //! change touches none of the `[hook]` paths.
 
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use serde::Deserialize;
-
-use crate::cli::Options;
 use crate::config::{self, FILE_NAME};
 use crate::error::AppError;
-use crate::exit;
-use crate::fsutil;
+use crate::events::{Event, HookInstalled, HookRemoved, ProjectEvent};
 use crate::git::Repo;
 use crate::paths::PathSet;
-use crate::plan;
-use crate::staged;
+use crate::settings::Settings;
+use crate::{exit, fsutil, plan};
 
-/// `[hook]` in `devloop.toml`: what the pre-commit hook runs, and when.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct HookSpec {
-    /// The task to run; `test` when absent.
-    pub task: Option<String>,
-    /// Paths (or glob patterns) relative to the project directory; a commit that touches
-    /// none of them, nor `devloop.toml`, runs nothing. Everything when absent.
-    pub paths: Option<Vec<String>>,
-}
-
-impl HookSpec {
-    pub(crate) fn task(&self) -> &str {
-        self.task.as_deref().unwrap_or("test")
-    }
-}
+use super::task::staged;
 
 /// The line that marks a hook as devloop's: only such a hook is replaced or removed
 /// without `--force`.
@@ -42,13 +23,12 @@ const MARKER: &str = "# devloop pre-commit hook: written by `devloop hook instal
 const BACKUP: &str = "pre-commit.before-devloop";
 
 /// `devloop hook install`.
-pub(crate) fn install(options: &Options, force: bool) -> Result<i32, AppError> {
-    let cwd = current_dir()?;
-    let start = start_dir(&cwd, options);
-    let repo = Repo::discover(&start)?;
-    let config_path = match &options.file {
-        Some(file) => cwd.join(file),
-        None => config::find(&start).map_err(|_| {
+pub(crate) fn install(settings: &Settings, force: bool) -> Result<i32, AppError> {
+    let start = &settings.start;
+    let repo = Repo::discover(start)?;
+    let config_path = match &settings.file {
+        Some(file) => settings.typed_path(file),
+        None => config::find(start).map_err(|_| {
             AppError::usage(
                 format!("no {FILE_NAME} in {} or above it", start.display()),
                 Some("write one with `devloop init` first".into()),
@@ -74,7 +54,7 @@ pub(crate) fn install(options: &Options, force: bool) -> Result<i32, AppError> {
         })?;
     // Hooks run at the top of the work tree: point the hook at the project from there.
     let mut args: Vec<Vec<u8>> = Vec::new();
-    if options.file.is_some() {
+    if settings.file.is_some() {
         args.push(b"-f".to_vec());
         args.push(relative.as_os_str().as_bytes().to_vec());
     } else if let Some(dir) = relative.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -132,23 +112,20 @@ pub(crate) fn install(options: &Options, force: bool) -> Result<i32, AppError> {
             action: format!("writing {}", hook.display()),
             source,
         })?;
-    if replaced {
-        println!("kept the previous hook as {}", backup.display());
-    }
-    println!(
-        "installed {}: every commit now runs `devloop {}` on what is staged\n\
-         (skip it once with git commit --no-verify; remove it with devloop hook uninstall)",
-        hook.display(),
-        config.hook.task()
-    );
+    settings.report(Event::Project(&ProjectEvent::HookInstalled(
+        HookInstalled {
+            hook: hook.display().to_string(),
+            task: config.hook.task().to_owned(),
+            kept: replaced.then(|| backup.display().to_string()),
+        },
+    )))?;
     Ok(exit::PASSED)
 }
 
 /// `devloop hook uninstall`: removes the hook if devloop wrote it, and puts back the one
 /// `install --force` replaced.
-pub(crate) fn uninstall(options: &Options) -> Result<i32, AppError> {
-    let cwd = current_dir()?;
-    let repo = Repo::discover(&start_dir(&cwd, options))?;
+pub(crate) fn uninstall(settings: &Settings) -> Result<i32, AppError> {
+    let repo = Repo::discover(&settings.start)?;
     let hooks = repo.hooks_dir()?;
     let hook = hooks.join("pre-commit");
     match std::fs::read(&hook) {
@@ -177,16 +154,19 @@ pub(crate) fn uninstall(options: &Options) -> Result<i32, AppError> {
     }
     let io = |action: String| move |source| AppError::Io { action, source };
     std::fs::remove_file(&hook).map_err(io(format!("removing {}", hook.display())))?;
-    println!("removed {}", hook.display());
     let backup = hooks.join(BACKUP);
-    if backup.exists() {
+    let restored = backup.exists();
+    if restored {
         std::fs::rename(&backup, &hook).map_err(io(format!(
             "restoring {} from {}",
             hook.display(),
             backup.display()
         )))?;
-        println!("restored the previous hook from {}", backup.display());
     }
+    settings.report(Event::Project(&ProjectEvent::HookRemoved(HookRemoved {
+        hook: hook.display().to_string(),
+        restored: restored.then(|| backup.display().to_string()),
+    })))?;
     Ok(exit::PASSED)
 }
 
@@ -200,8 +180,8 @@ pub(crate) enum Decision {
 }
 
 /// Reads the staged `devloop.toml` and the staged change, without exporting anything.
-pub(crate) fn decide(options: &Options) -> Result<Decision, AppError> {
-    let located = staged::locate(options)?;
+pub(crate) fn decide(settings: &Settings) -> Result<Decision, AppError> {
+    let located = staged::locate(settings)?;
     let config = staged::read_config(&located)?;
     let task = config.hook.task().to_owned();
     plan::find_task(&config, &task)?;
@@ -303,20 +283,6 @@ fn quote(word: &[u8]) -> Vec<u8> {
     }
     out.push(b'\'');
     out
-}
-
-fn current_dir() -> Result<PathBuf, AppError> {
-    std::env::current_dir().map_err(|source| AppError::Io {
-        action: "reading the current directory".into(),
-        source,
-    })
-}
-
-fn start_dir(cwd: &Path, options: &Options) -> PathBuf {
-    options
-        .directory
-        .as_ref()
-        .map_or_else(|| cwd.to_path_buf(), |dir| cwd.join(dir))
 }
 
 #[cfg(test)]

@@ -8,17 +8,15 @@
 //! `devloop.build.base.id`), checked against the layers: a base's layers are a prefix of
 //! its child's. A base that is declared but not on this engine is shown as such.
 
-use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
+use std::collections::HashMap;
 
-use serde::Serialize;
-
-use crate::cli::Options;
 use crate::error::AppError;
+use crate::events::{BuildLine, ContainerView, Event, ImageEvent, ImageView, Inspection};
 use crate::exit;
-use crate::metadata::{self, Method};
-use crate::run::Cancel;
+use crate::metadata;
 use crate::runtime::{self, ContainerFacts, Engine, ImageFacts, RuntimeError};
+use crate::settings::Settings;
+use crate::signal::Cancel;
 
 /// How far up the ancestry goes; real chains are two or three deep.
 const MAX_DEPTH: usize = 16;
@@ -34,59 +32,7 @@ pub(crate) struct InspectJob {
     pub target: String,
     pub kind: Option<Kind>,
     pub host: String,
-    pub options: Options,
-}
-
-/// A container, as shown.
-#[derive(Debug, Serialize)]
-pub(crate) struct ContainerView {
-    pub event: &'static str,
-    pub host: String,
-    pub name: String,
-    pub id: String,
-    pub status: String,
-    pub running: bool,
-    pub started_at: Option<String>,
-    /// The reference it was created from, as given.
-    pub image: String,
-    /// The exact image it runs.
-    pub image_id: String,
-    pub image_digests: Vec<String>,
-    /// When `image` now names another image than the one running: that image's ID.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub image_now: Option<String>,
-    pub methods: Vec<Method>,
-}
-
-/// One piece of build info, and whether the image only inherited it from its base.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct BuildLine {
-    pub field: &'static str,
-    pub value: String,
-    pub key: String,
-    pub inherited: bool,
-}
-
-/// An image of the chain, as shown.
-#[derive(Debug, Serialize)]
-pub(crate) struct ImageView {
-    pub event: &'static str,
-    /// 0 for the image asked about (or the container's), 1 for its base, ...
-    pub depth: usize,
-    /// The name it was reached by.
-    pub reference: String,
-    /// How it was found: "named", "the container's image", "image history", a label.
-    pub found_by: String,
-    /// Whether this engine has it (a declared base may not be there).
-    pub present: bool,
-    pub id: Option<String>,
-    pub tags: Vec<String>,
-    pub digests: Vec<String>,
-    pub created: Option<String>,
-    pub build: Vec<BuildLine>,
-    pub methods: Vec<Method>,
-    /// Every label, whatever its convention (`-v` shows them).
-    pub labels: BTreeMap<String, String>,
+    pub settings: Settings,
 }
 
 /// Looks the target up and shows it with its ancestry.
@@ -125,21 +71,11 @@ pub(crate) async fn execute(job: InspectJob, cancel: &Cancel) -> Result<i32, App
         Ok::<_, RuntimeError>((container_view, chain))
     };
     let (container, chain) = cancel.guard(work).await.map_err(AppError::Interrupted)??;
-    let mut out = std::io::stdout().lock();
-    if job.options.json() {
-        if let Some(c) = &container {
-            let _ = writeln!(out, "{}", serde_json::to_string(c).unwrap_or_default());
-        }
-        for image in &chain {
-            let _ = writeln!(out, "{}", serde_json::to_string(image).unwrap_or_default());
-        }
-    } else {
-        let _ = write!(
-            out,
-            "{}",
-            render(container.as_ref(), &chain, job.options.verbose)
-        );
-    }
+    job.settings
+        .report(Event::Image(&ImageEvent::Inspected(Inspection {
+            container,
+            chain,
+        })))?;
     Ok(exit::PASSED)
 }
 
@@ -160,7 +96,6 @@ async fn container_view(
             .filter(|id| *id != c.image_id)
     };
     Ok(ContainerView {
-        event: "container",
         host: host.to_owned(),
         methods: metadata::methods(&c.env, &c.labels),
         name: c.name,
@@ -330,20 +265,7 @@ fn view(
     base_labels: Option<&HashMap<String, String>>,
 ) -> ImageView {
     let Some(image) = image else {
-        return ImageView {
-            event: "image",
-            depth,
-            reference: reference.to_owned(),
-            found_by: found_by.to_owned(),
-            present: false,
-            id: None,
-            tags: Vec::new(),
-            digests: Vec::new(),
-            created: None,
-            build: Vec::new(),
-            methods: Vec::new(),
-            labels: BTreeMap::new(),
-        };
+        return ImageView::absent(depth, reference, found_by);
     };
     let build = metadata::build_info(&image.labels)
         .into_iter()
@@ -355,7 +277,6 @@ fn view(
         })
         .collect();
     ImageView {
-        event: "image",
         depth,
         reference: reference.to_owned(),
         found_by: found_by.to_owned(),
@@ -367,173 +288,6 @@ fn view(
         build,
         methods: metadata::methods(&image.env, &image.labels),
         labels: image.labels.clone().into_iter().collect(),
-    }
-}
-
-/// The human report.
-pub(crate) fn render(
-    container: Option<&ContainerView>,
-    chain: &[ImageView],
-    verbose: bool,
-) -> String {
-    let mut out = String::new();
-    let bold = |s: &str| console::style(s.to_owned()).bold().to_string();
-    let dim = |s: &str| console::style(s.to_owned()).dim().to_string();
-    if let Some(c) = container {
-        let since = match (&c.started_at, c.running) {
-            (Some(at), true) => format!("running since {at}"),
-            (Some(at), false) => format!("{} (last started {at})", c.status),
-            (None, _) => c.status.clone(),
-        };
-        out.push_str(&format!("{} {}  {since}\n", bold("container"), c.name));
-        out.push_str(&format!("  host      {}\n", c.host));
-        out.push_str(&format!("  id        {}\n", c.id));
-        out.push_str(&format!("  image     {}\n", c.image));
-        out.push_str(&format!("  image id  {}\n", c.image_id));
-        for digest in &c.image_digests {
-            out.push_str(&format!("  digest    {digest}\n"));
-        }
-        if let Some(now) = &c.image_now {
-            out.push_str(&format!(
-                "  note      {} now names another image ({now}): this container runs an older build\n",
-                c.image
-            ));
-        }
-        push_methods(
-            &mut out,
-            &c.methods,
-            "the container declares no lifecycle method",
-        );
-        out.push('\n');
-    }
-    for image in chain {
-        let title = match image.depth {
-            0 => bold("image"),
-            1 => bold("base image"),
-            n => bold(&format!("ancestor {n}")),
-        };
-        out.push_str(&format!(
-            "{title} {}  {}\n",
-            image.reference,
-            dim(&format!("(found by: {})", image.found_by))
-        ));
-        if !image.present {
-            out.push_str("  not on this engine: nothing more is known of it\n\n");
-            continue;
-        }
-        if let Some(id) = &image.id {
-            out.push_str(&format!("  id        {id}\n"));
-        }
-        let tags = if image.tags.is_empty() {
-            "none".to_owned()
-        } else {
-            image.tags.join(", ")
-        };
-        out.push_str(&format!("  tags      {tags}\n"));
-        if image.digests.is_empty() {
-            out.push_str("  digests   none (built or loaded here, never pulled or pushed)\n");
-        } else {
-            for (i, d) in image.digests.iter().enumerate() {
-                let head = if i == 0 {
-                    "  digests   "
-                } else {
-                    "            "
-                };
-                out.push_str(&format!("{head}{d}\n"));
-            }
-        }
-        if let Some(created) = &image.created {
-            out.push_str(&format!("  created   {created}\n"));
-        }
-        let own: Vec<&BuildLine> = image.build.iter().filter(|b| !b.inherited).collect();
-        let inherited = image.build.len() - own.len();
-        if own.is_empty() {
-            out.push_str("  build     no build labels of its own (OCI or label-schema)\n");
-        } else {
-            let width = own.iter().map(|b| b.field.len()).max().unwrap_or(0);
-            let value_width = own
-                .iter()
-                .map(|b| b.value.chars().count())
-                .max()
-                .unwrap_or(0)
-                .min(48);
-            for (i, b) in own.iter().enumerate() {
-                let head = row_head("build", i == 0);
-                out.push_str(&format!(
-                    "{head}{:width$}  {:value_width$}  {}\n",
-                    b.field,
-                    b.value,
-                    dim(&b.key)
-                ));
-            }
-        }
-        if inherited > 0 {
-            out.push_str(&format!(
-                "            {}\n",
-                dim(&format!(
-                    "(and {inherited} label(s) inherited from its base, shown there)"
-                ))
-            ));
-        }
-        push_methods(&mut out, &image.methods, "no lifecycle method declared");
-        if verbose {
-            for (i, (key, value)) in image.labels.iter().enumerate() {
-                let head = row_head("labels", i == 0);
-                out.push_str(&format!("{head}{key}={value}\n"));
-            }
-        }
-        out.push('\n');
-    }
-    out
-}
-
-/// The start of a row of a section: its name on the first row, blanks after.
-fn row_head(section: &str, first: bool) -> String {
-    if first {
-        format!("  {section:<10}")
-    } else {
-        " ".repeat(12)
-    }
-}
-
-fn push_methods(out: &mut String, methods: &[Method], none: &str) {
-    if methods.is_empty() {
-        out.push_str(&format!("  methods   {none}\n"));
-        return;
-    }
-    let width = methods.iter().map(|m| m.name.len()).max().unwrap_or(0);
-    let command_width = methods
-        .iter()
-        .map(|m| m.command.chars().count())
-        .max()
-        .unwrap_or(0)
-        .min(40);
-    for (i, m) in methods.iter().enumerate() {
-        let head = row_head("methods", i == 0);
-        out.push_str(&format!(
-            "{head}{:width$}  {:command_width$}  {}\n",
-            m.name,
-            m.command,
-            console::style(m.declared_by.join(", ")).dim()
-        ));
-        if let Some(other) = &m.conflict {
-            out.push_str(&format!(
-                "            {}\n",
-                console::style(format!(
-                    "warning: its label says {other:?}; the environment wins"
-                ))
-                .yellow()
-            ));
-        }
-    }
-}
-
-impl From<crate::cli::InspectKind> for Kind {
-    fn from(k: crate::cli::InspectKind) -> Self {
-        match k {
-            crate::cli::InspectKind::Image => Kind::Image,
-            crate::cli::InspectKind::Container => Kind::Container,
-        }
     }
 }
 
@@ -575,8 +329,5 @@ mod tests {
             .find(|b| b.field == "version")
             .expect("version");
         assert!(version.inherited);
-        let text = render(None, &[shown], false);
-        assert!(text.contains("rbldnsd"), "{text}");
-        assert!(text.contains("1 label(s) inherited"), "{text}");
     }
 }

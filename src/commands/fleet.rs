@@ -9,33 +9,25 @@
 
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
-
-use crate::cli::Options;
+use crate::config::{ConfigError, FleetSpec};
 use crate::error::AppError;
+use crate::events::{
+    FleetEvent, FleetReport, FleetVerdict, MethodStatus, Rollout, RowState, TargetOutcome,
+    TargetRow,
+};
 use crate::exit;
-use crate::lifecycle::{Action, MethodStatus, Printer, Target, TargetOutcome, run_target};
-use crate::run::Cancel;
+use crate::settings::{self, Settings};
+pub(crate) mod lifecycle;
+
 use crate::runtime::{self, Engine, RuntimeError};
+use crate::signal::Cancel;
+pub(crate) use lifecycle::Action;
+use lifecycle::{Shared, Target, run_target};
+
+use super::task::check_report_path;
 
 /// The label devloop puts on its own ephemeral containers; `--all` leaves those alone.
 const DEVLOOP_OWNER: &str = "devloop.owner";
-
-/// `[fleet]` in devloop.toml: the hosts that run the service in production.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct FleetSpec {
-    /// Docker endpoints: `unix:///...`, `tcp://host:2376`, `ssh://user@host`, a context name.
-    #[serde(default)]
-    pub hosts: Vec<String>,
-    /// The container `validate` and `update` work on when none is named.
-    pub container: Option<String>,
-    /// Hosts per batch (default 1).
-    pub batch: Option<usize>,
-    /// With `--all`: only containers with these labels (`key` or `key=value`).
-    #[serde(default)]
-    pub labels: Vec<String>,
-}
 
 /// Which containers to work on.
 #[derive(Debug, Clone)]
@@ -52,7 +44,7 @@ pub(crate) struct LifecycleJob {
     pub selection: Selection,
     pub hosts: Vec<String>,
     pub batch: usize,
-    pub options: Options,
+    pub settings: Settings,
 }
 
 /// What the command line says about the targets.
@@ -66,14 +58,21 @@ pub(crate) struct TargetArgs {
 }
 
 /// Settles hosts, selection and batch size from the command line and `[fleet]`.
+///
+/// A `devloop.toml` is optional; its `[fleet]` gives the defaults.
 pub(crate) fn prepare(
+    settings: &Settings,
     action: Action,
     args: TargetArgs,
-    fleet: Option<&FleetSpec>,
-    options: Options,
 ) -> Result<LifecycleJob, AppError> {
+    check_report_path(settings)?;
+    let config = match settings.load_config() {
+        Ok(config) => Some(config),
+        Err(AppError::Config(ConfigError::NotFound { .. })) => None,
+        Err(e) => return Err(e),
+    };
     let empty = FleetSpec::default();
-    let fleet = fleet.unwrap_or(&empty);
+    let fleet = config.as_ref().map_or(&empty, |c| &c.fleet);
     let mut hosts: Vec<String> = Vec::new();
     let wanted = if !args.hosts.is_empty() {
         args.hosts
@@ -119,7 +118,7 @@ pub(crate) fn prepare(
         selection,
         hosts,
         batch,
-        options,
+        settings: settings.clone(),
     })
 }
 
@@ -129,16 +128,6 @@ enum HostState {
     /// The named container is not there.
     Absent,
     Targets(Vec<Target>),
-}
-
-/// One line of the summary table.
-struct Row {
-    host: String,
-    container: String,
-    image: String,
-    outcome: Option<TargetOutcome>,
-    /// For rows without an outcome: why (unreachable, absent).
-    note: Option<String>,
 }
 
 /// Connects every host at once; each answers within the connect timeout or is reported.
@@ -287,8 +276,11 @@ pub(crate) async fn execute(job: LifecycleJob, cancel: &Cancel) -> Result<i32, A
         }
     }
 
-    let fleet_mode = !single_host || reachable_targets > 1;
-    let printer = Printer::new(job.options.json(), fleet_mode);
+    let reporters = Shared::new(job.settings.reporters());
+    reporters.emit(FleetEvent::Rollout(Rollout {
+        hosts: job.hosts.clone(),
+        targets: reachable_targets,
+    }));
     // Hosts with targets, in the order given, `batch` at a time.
     let with_targets: Vec<&(String, HostState)> = states
         .iter()
@@ -301,16 +293,12 @@ pub(crate) async fn execute(job: LifecycleJob, cancel: &Cancel) -> Result<i32, A
         if stop || interrupted.is_some() {
             break;
         }
-        if fleet_mode && with_targets.len() > job.batch {
-            let names: Vec<&str> = batch.iter().map(|(h, _)| h.as_str()).collect();
-            printer.note(&format!(
-                "{} batch: {}",
-                console::style("===").cyan(),
-                names.join(", ")
-            ));
+        if with_targets.len() > job.batch {
+            let hosts = batch.iter().map(|(host, _)| host.clone()).collect();
+            reporters.emit(FleetEvent::Batch(hosts));
         }
         let work = futures_util::future::join_all(batch.iter().map(|(host, state)| {
-            let printer = &printer;
+            let reporters = &reporters;
             async move {
                 let HostState::Targets(targets) = state else {
                     return (host.clone(), Vec::new());
@@ -318,7 +306,7 @@ pub(crate) async fn execute(job: LifecycleJob, cancel: &Cancel) -> Result<i32, A
                 let mut done = Vec::new();
                 // One container after the other on a host: the host keeps serving.
                 for target in targets {
-                    let outcome = run_target(job.action, target, printer).await;
+                    let outcome = run_target(job.action, target, reporters).await;
                     let failed = outcome.failed();
                     done.push(outcome);
                     if failed && job.action == Action::Update {
@@ -341,67 +329,25 @@ pub(crate) async fn execute(job: LifecycleJob, cancel: &Cancel) -> Result<i32, A
         }
     }
 
-    let rows = table_rows(&states, &outcomes, interrupted.is_some());
-    let failed = rows
-        .iter()
-        .any(|r| r.outcome.as_ref().is_some_and(TargetOutcome::failed));
-    let unreachable = rows.iter().any(|r| {
-        r.note
-            .as_deref()
-            .is_some_and(|n| n.starts_with("unreachable"))
-    });
-    if fleet_mode || job.options.json() {
-        print_table(&printer, job.action, &rows);
-    }
-    let count = |f: &dyn Fn(&Row) -> bool| rows.iter().filter(|r| f(r)).count();
-    let ok = count(&|r| {
-        r.outcome
-            .as_ref()
-            .is_some_and(|o| !o.failed() && o.first == MethodStatus::Passed)
-    });
-    let failed_count = count(&|r| r.outcome.as_ref().is_some_and(TargetOutcome::failed));
-    let skipped = count(&|r| {
-        r.outcome
-            .as_ref()
-            .is_some_and(|o| o.first == MethodStatus::Skipped)
-    });
-    let unreachable_count = count(&|r| {
-        r.note
-            .as_deref()
-            .is_some_and(|n| n.starts_with("unreachable"))
-    });
-    printer.event(&serde_json::json!({
-        "event": "fleet", "action": job.action.word(), "method": method,
-        "hosts": job.hosts, "batch": job.batch, "ok": ok, "failed": failed_count,
-        "skipped": skipped, "unreachable": unreachable_count,
-        "duration_ms": started.elapsed().as_millis() as u64,
-    }));
+    let report = FleetReport {
+        action: job.action.word(),
+        method,
+        hosts: job.hosts.clone(),
+        batch: job.batch,
+        rows: table_rows(&states, &outcomes, interrupted.is_some()),
+        duration: started.elapsed(),
+        interrupted: interrupted.is_some(),
+    };
+    let verdict = report.verdict();
+    reporters.emit(FleetEvent::Done(report));
+    settings::finish(&mut reporters.into_inner())?;
     if let Some(signal) = interrupted {
         return Err(AppError::Interrupted(signal));
     }
-    let verdict = if failed {
-        "FAIL"
-    } else if unreachable {
-        "INCOMPLETE"
-    } else {
-        "PASS"
-    };
-    let styled = match verdict {
-        "PASS" => console::style(verdict).green().bold(),
-        _ => console::style(verdict).red().bold(),
-    };
-    printer.say(&format!(
-        "{styled} {}: {ok} ok, {failed_count} failed, {skipped} skipped, {unreachable_count} unreachable host{} ({:.2} s)",
-        job.action.word(),
-        if unreachable_count == 1 { "" } else { "s" },
-        started.elapsed().as_secs_f64()
-    ));
-    Ok(if failed {
-        exit::CHECK_FAILED
-    } else if unreachable {
-        exit::ENVIRONMENT
-    } else {
-        exit::PASSED
+    Ok(match verdict {
+        FleetVerdict::Passed => exit::PASSED,
+        FleetVerdict::Failed => exit::CHECK_FAILED,
+        FleetVerdict::Incomplete => exit::ENVIRONMENT,
     })
 }
 
@@ -416,24 +362,23 @@ fn table_rows(
     states: &[(String, HostState)],
     outcomes: &[(String, Vec<TargetOutcome>)],
     interrupted: bool,
-) -> Vec<Row> {
+) -> Vec<TargetRow> {
     let mut rows = Vec::new();
+    let nothing_here = |host: &str, state| TargetRow {
+        host: host.to_owned(),
+        container: "-".into(),
+        image_id: "-".into(),
+        state,
+    };
     for (host, state) in states {
         match state {
-            HostState::Unreachable(e) => rows.push(Row {
-                host: host.clone(),
-                container: "-".into(),
-                image: "-".into(),
-                outcome: None,
-                note: Some(format!("unreachable: {}", unreachable_reason(e))),
-            }),
-            HostState::Absent => rows.push(Row {
-                host: host.clone(),
-                container: "-".into(),
-                image: "-".into(),
-                outcome: None,
-                note: Some("absent: no such container on this host".into()),
-            }),
+            HostState::Unreachable(e) => {
+                rows.push(nothing_here(
+                    host,
+                    RowState::Unreachable(unreachable_reason(e)),
+                ));
+            }
+            HostState::Absent => rows.push(nothing_here(host, RowState::Absent)),
             HostState::Targets(targets) => {
                 let done = outcomes
                     .iter()
@@ -451,123 +396,15 @@ fn table_rows(
                         validate: Some(not_run),
                         duration: Duration::ZERO,
                     });
-                    rows.push(Row {
+                    rows.push(TargetRow {
                         host: host.clone(),
                         container: target.container.name.clone(),
-                        image: short_id(&target.container.image_id).to_owned(),
-                        outcome: Some(outcome),
-                        note: None,
+                        image_id: target.container.image_id.clone(),
+                        state: RowState::Ran(outcome),
                     });
                 }
             }
         }
     }
     rows
-}
-
-fn short_id(id: &str) -> &str {
-    let hex = id.strip_prefix("sha256:").unwrap_or(id);
-    hex.get(..12).unwrap_or(hex)
-}
-
-fn print_table(printer: &Printer, action: Action, rows: &[Row]) {
-    for row in rows {
-        let (first, validate, duration) = match &row.outcome {
-            Some(o) => (
-                o.first.describe(),
-                o.validate.as_ref().map(MethodStatus::describe),
-                Some(o.duration),
-            ),
-            None => (row.note.clone().unwrap_or_default(), None, None),
-        };
-        let mut event = serde_json::json!({
-            "event": "target", "host": row.host, "container": row.container,
-            "image_id": row.image, action.word(): first,
-            "status": if row.outcome.as_ref().is_some_and(TargetOutcome::failed) { "fail" }
-                else if row.outcome.is_some() { "pass" } else { "error" },
-        });
-        if let Some(v) = &validate {
-            event["validate"] = serde_json::json!(v);
-        }
-        if let Some(d) = duration {
-            event["duration_ms"] = serde_json::json!(d.as_millis() as u64);
-        }
-        if row
-            .outcome
-            .as_ref()
-            .is_some_and(|o| o.first == MethodStatus::Skipped)
-        {
-            event["status"] = serde_json::json!("skipped");
-        }
-        printer.event(&event);
-    }
-    if printer.json {
-        return;
-    }
-    let mut header = vec!["HOST", "CONTAINER", "IMAGE", action.method()];
-    if action == Action::Update {
-        header.push("VALIDATE");
-    }
-    header.push("DURATION");
-    let mut lines: Vec<Vec<String>> = vec![header.iter().map(|h| (*h).to_owned()).collect()];
-    for row in rows {
-        let mut line = vec![row.host.clone(), row.container.clone(), row.image.clone()];
-        match &row.outcome {
-            Some(o) => {
-                line.push(o.first.describe());
-                if action == Action::Update {
-                    line.push(
-                        o.validate
-                            .as_ref()
-                            .map_or_else(|| "-".to_owned(), MethodStatus::describe),
-                    );
-                }
-                line.push(if o.duration.is_zero() {
-                    "-".to_owned()
-                } else {
-                    format!("{:.2} s", o.duration.as_secs_f64())
-                });
-            }
-            None => {
-                line.push(row.note.clone().unwrap_or_default());
-            }
-        }
-        lines.push(line);
-    }
-    // Column widths from the rows that fill every column; a note runs on to the end.
-    let columns = lines[0].len();
-    let mut widths = vec![0; columns];
-    for line in &lines {
-        let fixed = if line.len() == columns {
-            columns
-        } else {
-            line.len() - 1
-        };
-        for (w, cell) in widths.iter_mut().zip(line).take(fixed) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    for line in lines {
-        let mut text = String::new();
-        for (i, cell) in line.iter().enumerate() {
-            if i + 1 == line.len() {
-                text.push_str(cell);
-            } else {
-                text.push_str(&format!("{cell:width$}  ", width = widths[i]));
-            }
-        }
-        printer.say(text.trim_end());
-    }
-}
-
-impl From<crate::cli::TargetArgs> for TargetArgs {
-    fn from(a: crate::cli::TargetArgs) -> Self {
-        TargetArgs {
-            container: a.container,
-            all: a.all,
-            labels: a.labels,
-            hosts: a.hosts,
-            batch: a.batch.map(|b| b as usize),
-        }
-    }
 }

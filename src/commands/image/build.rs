@@ -10,44 +10,19 @@
 mod context;
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use serde::Deserialize;
-
-use crate::cli::Options;
 use crate::config::Config;
 use crate::error::AppError;
+use crate::events::{Built, Event, ImageEvent};
 use crate::exit;
 use crate::metadata::{self, METHOD_ENV_SUFFIX, METHOD_LABEL_PREFIX};
-use crate::run::Cancel;
 use crate::runtime::{self, BuildFailure, BuildProgress, BuildRequest};
+use crate::settings::{self, Settings};
+use crate::signal::Cancel;
 
 pub(crate) use context::ContextError;
-
-/// `[build]` in devloop.toml: how the service image is built.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct BuildSpec {
-    /// The build context, relative to the project (default: the project itself).
-    pub context: Option<String>,
-    /// The Dockerfile, relative to the context (default `Dockerfile`).
-    pub dockerfile: Option<String>,
-    /// Build arguments (`ARG` values), e.g. `{ BASE = "devloop/debian:bookworm" }`.
-    #[serde(default)]
-    pub args: BTreeMap<String, String>,
-    /// More names for the image, besides `[service] image`.
-    #[serde(default)]
-    pub tags: Vec<String>,
-    /// More labels; they override the ones devloop computes.
-    #[serde(default)]
-    pub labels: BTreeMap<String, String>,
-    /// Lifecycle methods, stamped as `devloop.method.<name>` labels:
-    /// `{ start = "/service/bin/start", validate = "/service/bin/validate" }`.
-    #[serde(default)]
-    pub methods: BTreeMap<String, String>,
-}
 
 /// What the command line adds to `[build]`.
 #[derive(Debug, Clone, Default)]
@@ -69,7 +44,7 @@ pub(crate) struct BuildJob {
     pub context_dir: PathBuf,
     pub files: usize,
     pub host: String,
-    pub options: Options,
+    pub settings: Settings,
 }
 
 /// Reads the environment; a trait object so that tests can pass a map.
@@ -79,8 +54,9 @@ pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 pub(crate) fn prepare(
     config: &Config,
     args: BuildArgs,
-    options: Options,
+    settings: &Settings,
 ) -> Result<BuildJob, AppError> {
+    crate::commands::task::check_report_path(settings)?;
     let spec = config.build.clone().unwrap_or_default();
     let Some(service) = &config.service else {
         return Err(AppError::usage(
@@ -198,7 +174,7 @@ pub(crate) fn prepare(
         context_dir,
         files: packed.files,
         host: args.host.unwrap_or_else(runtime::default_host),
-        options,
+        settings: settings.clone(),
     })
 }
 
@@ -526,40 +502,52 @@ fn substitute(text: &str, vars: &HashMap<String, String>) -> String {
 /// Sends the build, shows its log as it comes, and reports the image.
 pub(crate) async fn execute(job: BuildJob, cancel: &Cancel) -> Result<i32, AppError> {
     let started = Instant::now();
-    let json = job.options.json();
     let engine = cancel
         .guard(runtime::connect_endpoint(&job.host))
         .await
         .map_err(AppError::Interrupted)??;
     let mut job = job;
     stamp_base(&engine, &mut job).await;
-    let mut display = BuildDisplay::new(json);
-    display.note(&format!(
-        "building {} from {} ({} files, {} KiB of context)",
-        job.image,
-        job.context_dir.display(),
-        job.files,
-        job.request.context_tar.len().div_ceil(1024)
-    ));
-    let mut on_progress = |progress: BuildProgress| display.progress(progress);
+    let mut reporters = job.settings.reporters();
+    reporters.emit(Event::Note {
+        message: format!(
+            "building {} from {} ({} files, {} KiB of context)",
+            job.image,
+            job.context_dir.display(),
+            job.files,
+            job.request.context_tar.len().div_ceil(1024)
+        ),
+    });
+    let mut on_progress =
+        |progress: BuildProgress| reporters.emit(Event::Image(&ImageEvent::BuildLog(progress)));
     let built = cancel
         .guard(runtime::build_image(
             &engine,
             job.request.clone(),
             &mut on_progress,
         ))
-        .await
-        .map_err(AppError::Interrupted)?;
-    display.finish();
-    let elapsed = started.elapsed();
+        .await;
     let id = match built {
-        Ok(id) => id,
-        Err(BuildFailure::Engine(e)) => return Err(e.into()),
-        Err(BuildFailure::Build(message)) => {
-            report_failure(&job, &message, elapsed, json);
+        Ok(Ok(id)) => id,
+        Ok(Err(BuildFailure::Build(message))) => {
+            reporters.emit(Event::Image(&ImageEvent::BuildFailed {
+                image: job.image.clone(),
+                error: message,
+                duration: started.elapsed(),
+            }));
+            settings::finish(&mut reporters)?;
             return Ok(exit::CHECK_FAILED);
         }
+        Ok(Err(BuildFailure::Engine(e))) => {
+            settings::finish(&mut reporters)?;
+            return Err(e.into());
+        }
+        Err(signal) => {
+            settings::finish(&mut reporters)?;
+            return Err(AppError::Interrupted(signal));
+        }
     };
+    let duration = started.elapsed();
     // A method the Dockerfile also sets as ENV is read from the environment first: say so
     // when the two disagree, or the label would mislead.
     let mut warnings = Vec::new();
@@ -576,7 +564,15 @@ pub(crate) async fn execute(job: BuildJob, cancel: &Cancel) -> Result<i32, AppEr
             }
         }
     }
-    report_success(&job, &id, elapsed, &warnings, json);
+    reporters.emit(Event::Image(&ImageEvent::Built(Built {
+        image: job.image.clone(),
+        image_id: id,
+        tags: job.request.tags.clone(),
+        labels: job.labels.clone(),
+        warnings,
+        duration,
+    })));
+    settings::finish(&mut reporters)?;
     Ok(exit::PASSED)
 }
 
@@ -605,108 +601,6 @@ async fn stamp_base(engine: &runtime::Engine, job: &mut BuildJob) {
         .find_map(|d| d.strip_prefix(&format!("{repo}@")))
     {
         add(metadata::OCI_BASE_DIGEST, digest.to_owned());
-    }
-}
-
-fn report_failure(job: &BuildJob, message: &str, elapsed: Duration, json: bool) {
-    if json {
-        let line = serde_json::json!({
-            "event": "build", "status": "fail", "image": job.image, "error": message,
-            "duration_ms": elapsed.as_millis() as u64,
-        });
-        println!("{line}");
-    } else {
-        println!(
-            "{} build of {} failed after {:.1} s: {message}",
-            console::style("FAIL").red().bold(),
-            job.image,
-            elapsed.as_secs_f64()
-        );
-    }
-}
-
-fn report_success(job: &BuildJob, id: &str, elapsed: Duration, warnings: &[String], json: bool) {
-    let mut out = std::io::stdout().lock();
-    if json {
-        let line = serde_json::json!({
-            "event": "build", "status": "pass", "image": job.image, "image_id": id,
-            "tags": job.request.tags, "labels": job.labels, "warnings": warnings,
-            "duration_ms": elapsed.as_millis() as u64,
-        });
-        let _ = writeln!(out, "{line}");
-        return;
-    }
-    let _ = writeln!(
-        out,
-        "{} built {} {} in {:.1} s",
-        console::style("PASS").green().bold(),
-        job.image,
-        console::style(id).dim(),
-        elapsed.as_secs_f64()
-    );
-    let _ = writeln!(out, "  tags    {}", job.request.tags.join(", "));
-    let width = job.labels.keys().map(String::len).max().unwrap_or(0);
-    for (i, (key, value)) in job.labels.iter().enumerate() {
-        let head = if i == 0 { "  labels  " } else { "          " };
-        let _ = writeln!(out, "{head}{key:width$}  {value}");
-    }
-    for warning in warnings {
-        let _ = writeln!(out, "{} {warning}", console::style("warning:").yellow());
-    }
-}
-
-/// The build log on stderr; on a terminal, a spinner under it naming the current step.
-struct BuildDisplay {
-    json: bool,
-    spinner: Option<indicatif::ProgressBar>,
-}
-
-impl BuildDisplay {
-    fn new(json: bool) -> BuildDisplay {
-        let spinner = (!json && std::io::stderr().is_terminal()).then(|| {
-            let bar = indicatif::ProgressBar::new_spinner();
-            bar.enable_steady_tick(Duration::from_millis(100));
-            bar
-        });
-        BuildDisplay { json, spinner }
-    }
-
-    fn note(&mut self, message: &str) {
-        if self.json {
-            let line = serde_json::json!({ "event": "note", "message": message });
-            println!("{line}");
-        } else {
-            self.line(message);
-        }
-    }
-
-    fn line(&self, text: &str) {
-        match &self.spinner {
-            Some(bar) => bar.println(text),
-            None => eprintln!("{text}"),
-        }
-    }
-
-    fn progress(&mut self, progress: BuildProgress) {
-        let (kind, text) = match &progress {
-            BuildProgress::Log(text) => ("log", text),
-            BuildProgress::Status(text) => ("status", text),
-        };
-        if self.json {
-            let line = serde_json::json!({ "event": "build_log", "stream": kind, "line": text });
-            println!("{line}");
-            return;
-        }
-        if let (Some(bar), true) = (&self.spinner, text.starts_with("Step ")) {
-            bar.set_message(text.clone());
-        }
-        self.line(text);
-    }
-
-    fn finish(&mut self) {
-        if let Some(bar) = self.spinner.take() {
-            bar.finish_and_clear();
-        }
     }
 }
 

@@ -2,70 +2,31 @@
 //! `templates/` folder, which are built into the binary. When no template is named, the
 //! files present (a Dockerfile, `named.conf`, zone files) pick one.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::cli::Options;
 use crate::config::FILE_NAME;
 use crate::error::AppError;
-use crate::exit;
-use crate::fsutil;
-
-/// One scaffold `devloop init` can write.
-pub(crate) struct Template {
-    pub name: &'static str,
-    pub description: &'static str,
-    pub contents: &'static str,
-}
-
-pub(crate) const TEMPLATES: [Template; 3] = [
-    Template {
-        name: "rbldnsd",
-        description: "DNS black and white lists served by rbldnsd: RFC 5782 checks, test:host HOST",
-        contents: include_str!("../templates/rbldnsd/devloop.toml"),
-    },
-    Template {
-        name: "bind",
-        description: "an authoritative BIND name server: named-checkconf, named-checkzone, SOA and NS of every zone",
-        contents: include_str!("../templates/bind/devloop.toml"),
-    },
-    Template {
-        name: "generic",
-        description: "any containerised service: an image, a port, a readiness probe, a check to fill in",
-        contents: include_str!("../templates/generic/devloop.toml"),
-    },
-];
-
-/// The templates' names, for the command line's list of possible values.
-pub(crate) const NAMES: [&str; 3] = [TEMPLATES[0].name, TEMPLATES[1].name, TEMPLATES[2].name];
+use crate::events::{Event, Initialized, ProjectEvent};
+use crate::settings::Settings;
+use crate::templates::{NAMES, TEMPLATES, Template};
+use crate::{exit, fsutil};
 
 /// `devloop init [--template NAME] [--force]`, and `devloop init --list`.
 pub(crate) fn run(
-    options: &Options,
+    settings: &Settings,
     template: Option<&str>,
     force: bool,
     list: bool,
 ) -> Result<i32, AppError> {
     if list {
-        let mut out = std::io::stdout().lock();
-        let width = NAMES.iter().map(|n| n.len()).max().unwrap_or(0);
-        for t in &TEMPLATES {
-            let _ = writeln!(out, "{:width$}  {}", t.name, t.description);
-        }
+        settings.report(Event::Project(&ProjectEvent::Templates(&TEMPLATES)))?;
         return Ok(exit::PASSED);
     }
-    let cwd = std::env::current_dir().map_err(|source| AppError::Io {
-        action: "reading the current directory".into(),
-        source,
-    })?;
-    let dir = options
-        .directory
-        .as_ref()
-        .map_or_else(|| cwd.clone(), |d| cwd.join(d));
-    let target = options
+    let dir = settings.start.clone();
+    let target = settings
         .file
         .as_ref()
-        .map_or_else(|| dir.join(FILE_NAME), |f| cwd.join(f));
+        .map_or_else(|| dir.join(FILE_NAME), |f| settings.typed_path(f));
     let (chosen, why) = match template {
         Some(name) => (find(name)?, None),
         None => {
@@ -85,26 +46,11 @@ pub(crate) fn run(
             source,
         },
     )?;
-    let mut out = std::io::stdout().lock();
-    let _ = match why {
-        Some(why) => writeln!(
-            out,
-            "wrote {} from the {} template ({why}; choose another with --template, see --list)",
-            target.display(),
-            chosen.name
-        ),
-        None => writeln!(
-            out,
-            "wrote {} from the {} template",
-            target.display(),
-            chosen.name
-        ),
-    };
-    let _ = writeln!(
-        out,
-        "next: set the image and the checks in it, then devloop list, devloop test, and\n\
-         devloop hook install to test what is staged before every commit"
-    );
+    settings.report(Event::Project(&ProjectEvent::Initialized(Initialized {
+        path: target.display().to_string(),
+        template: chosen.name,
+        guessed: why,
+    })))?;
     Ok(exit::PASSED)
 }
 

@@ -8,30 +8,37 @@
 //! Runs never overlap. Changes that arrive during a run are collected and make one more
 //! run after it, once the files have been quiet for the debounce time (at most a second
 //! after the first of them): a burst of saves is a run per second of saving at most, and
-//! the last run always follows the last save.
+//! the last run always follows the last save (unless `[watch] on_busy = "do-nothing"`
+//! drops them).
+//!
+//! What to do is decided in `policy`, from what watch sees; this module looks (files,
+//! the engine) and does (reload, restart, report).
 
 mod dirs;
 mod filter;
+mod policy;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use console::{Term, style};
+use dirs::Directories;
 use notify::Watcher;
 use tokio::sync::mpsc;
 
-use crate::cli::Options;
 use crate::config::{self, Config, ReloadSpec};
 use crate::error::AppError;
-use crate::events::Reply;
 use crate::events::{Event, Reporters};
 use crate::exit;
 use crate::plan::{self, Plan};
-use crate::run::{Cancel, Replies, Round, RunOptions, Running, Session, finish_round, run_round};
+use crate::run::{Replies, Round, RunOptions, Running, Session, finish_round, run_round};
 use crate::runtime::Registry;
+use crate::settings::Settings;
+use crate::signal::Cancel;
 
-use dirs::Directories;
+use super::Prepared;
+use super::task::{check_report_path, prompt};
 pub(crate) use filter::{Change, Filter};
+use policy::{AfterReload, Apply, Judged, Reloaded, Why};
 
 /// What `devloop watch` was asked to do.
 pub(crate) struct WatchJob {
@@ -40,7 +47,33 @@ pub(crate) struct WatchJob {
     /// The task's arguments as `name=value`, bound once (prompts happen before watching).
     pub args: Vec<String>,
     pub clear: bool,
-    pub options: Options,
+    pub settings: Settings,
+}
+
+/// `devloop watch [TASK] [ARGS]`: the task (default: `[watch] task`, else `test`) and its
+/// arguments are settled now, prompts included, before the loop starts.
+pub(crate) fn prepare(
+    settings: &Settings,
+    task: Option<String>,
+    given: &[String],
+    clear: bool,
+) -> Result<Prepared, AppError> {
+    check_report_path(settings)?;
+    let config = settings.load_config()?;
+    let name = task
+        .or_else(|| config.watch.task.clone())
+        .unwrap_or_else(|| "test".to_owned());
+    let found = plan::find_task(&config, &name)?;
+    let args = plan::bind_args(found, given, &mut prompt)?;
+    // Plan once now so that a mistake is reported before anything starts.
+    plan::plan(&config, found, args.clone())?;
+    Ok(Prepared::Job(Box::new(super::Job::Watch(WatchJob {
+        config_path: config.root.join(config::FILE_NAME),
+        task: name,
+        args: args.into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        clear,
+        settings: settings.clone(),
+    }))))
 }
 
 const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(30);
@@ -64,7 +97,7 @@ pub(crate) async fn watch(
     let mut root = Root::of(&config.root);
     let mut filter = Filter::new(&config);
     let run_options = RunOptions {
-        pull: job.options.pull.map(Into::into),
+        pull: job.settings.run.pull,
         ..RunOptions::default()
     };
 
@@ -74,14 +107,34 @@ pub(crate) async fn watch(
         let Some(pending) = next.take() else {
             break Ok(());
         };
-        let trigger = pending.describe();
-        if pending.root_replaced {
-            // The old watches went with the old directory: watch the new one.
-            drop(watcher);
-            watcher = watch_tree(&config.root, tx.clone())?;
-            root = Root::of(&config.root);
-        }
-        if pending.change == Change::Reconfigure {
+        let mut reporters = job.settings.reporters();
+        reporters.emit(Event::Round {
+            task: &job.task,
+            time: &local_time(),
+            trigger: &pending.describe(),
+            clear: job.clear,
+        });
+        let observed = warm.observe().await;
+        let known = policy::Known {
+            change: pending.change,
+            root_replaced: pending.root_replaced,
+            service: observed
+                .as_ref()
+                .map_or(policy::Service::Cold, Observed::service),
+            reload: config
+                .service
+                .as_ref()
+                .and_then(|s| s.reload.as_ref())
+                .map(|r| r.get_ref().clone()),
+        };
+        let apply = policy::decide(known);
+        if let Apply::Reconfigure { rewatch } = apply {
+            if rewatch {
+                // The old watches went with the old directory: watch the new one.
+                drop(watcher);
+                watcher = watch_tree(&config.root, tx.clone())?;
+                root = Root::of(&config.root);
+            }
             // A broken devloop.toml is shown and waited out, not fatal: the user is
             // in the middle of editing it.
             match config::load(&job.config_path)
@@ -94,7 +147,6 @@ pub(crate) async fn watch(
                     filter = Filter::new(&config);
                 }
                 Err(e) => {
-                    header(&job, &trigger);
                     eprint!("{}", e.render(console::colors_enabled_stderr()));
                     next =
                         wait_for_change(&mut events, &filter, &config, &root, &cancel, None).await;
@@ -102,9 +154,7 @@ pub(crate) async fn watch(
                 }
             }
         }
-        header(&job, &trigger);
-        let mut reporters = reporters(&job.options);
-        let reloaded = prepare_service(&config, &pending, &mut warm, &mut reporters).await;
+        let reloaded = warm.apply(apply, &pending, &mut reporters).await;
         let session = Session {
             config: &config,
             options: &run_options,
@@ -112,28 +162,16 @@ pub(crate) async fn watch(
             cancel: &cancel,
         };
         // After a reload, the round is shown only once it is known to be trustworthy.
-        let judged = reloaded && warm.replies.values().any(|r| *r == Reply::Answered);
+        let judged = policy::judged(reloaded, &warm.replies);
         if judged {
             reporters.hold();
         }
         let mut round = warm.round(session, &plan, &filter, &mut reporters).await;
         if judged {
-            let lost = lost_answers(&warm.replies, &round.replies);
-            if round.error.is_none() && !lost.is_empty() {
-                // The daemon fails names it answered before the reload: it did not take
-                // the change cleanly (it may hold a deleted directory, or have read a
-                // file half-written), so its verdict says nothing about the files. A
-                // fresh container reads them as they are.
+            let ran = round.error.is_none();
+            if let Judged::Rerun(why) = policy::judge(&warm.replies, ran, &round.replies) {
                 reporters.discard();
-                reporters.emit(Event::Note {
-                    message: format!(
-                        "after the reload the service failed {} it answered before ({}); \
-                         starting a fresh container and running again",
-                        plural(lost.len(), "question"),
-                        describe_lost(&lost)
-                    ),
-                });
-                warm.stop().await;
+                warm.restart(&why, &mut reporters).await;
                 round = warm.round(session, &plan, &filter, &mut reporters).await;
             }
             reporters.release();
@@ -158,10 +196,12 @@ pub(crate) async fn watch(
             // The service could not start or died: start afresh on the next change.
             warm.stop().await;
         }
-        // Changes saved during the run are waiting in the channel. They open the next
-        // window of changes, which closes once the files are quiet like any other: a run
-        // never follows the last one straight away, so a burst of saves is a few runs.
-        let queued = drain(&mut events, &filter, None);
+        // Changes saved during the run are waiting in the channel. Queued, they open the
+        // next window of changes, which closes once the files are quiet like any other:
+        // a run never follows the last one straight away, so a burst of saves is a few
+        // runs.
+        let saved_during_run = drain(&mut events, &filter, None);
+        let queued = policy::after_run(config.watch.on_busy, saved_during_run);
         next = wait_for_change(&mut events, &filter, &config, &root, &cancel, queued).await;
     };
     drop(watcher);
@@ -214,6 +254,126 @@ impl Warm {
         }
         self.directories = None;
     }
+
+    /// What the policy needs to know of the warm service; `None` when there is none.
+    async fn observe(&self) -> Option<Observed> {
+        let running = self.service.as_ref()?;
+        Some(Observed {
+            exited: running.guard.exit_status().await,
+            image_changed: image_changed(running)
+                .await
+                .then(|| running.image.name.clone()),
+            replaced: self
+                .directories
+                .as_ref()
+                .and_then(Directories::replaced)
+                .map(Path::to_path_buf),
+        })
+    }
+
+    /// Does what the policy decided for the round's change (a reconfiguration has read
+    /// the config already). Whether the round goes on in the warm container, reloaded.
+    async fn apply(
+        &mut self,
+        apply: Apply<ReloadSpec>,
+        pending: &Pending,
+        reporters: &mut Reporters,
+    ) -> bool {
+        let why = match apply {
+            Apply::Start => return false,
+            Apply::Reconfigure { .. } => {
+                self.stop().await;
+                return false;
+            }
+            Apply::Restart(why) => why,
+            Apply::Reload(spec) => {
+                let reloaded = self.reload(&spec).await;
+                if reloaded == Reloaded::Proven {
+                    self.reloaded_at = Some(Instant::now());
+                }
+                match policy::after_reload(reloaded, self.reloaded_at, pending.latest) {
+                    AfterReload::Keep => return true,
+                    AfterReload::Restart(why) => why,
+                }
+            }
+        };
+        self.restart(&why, reporters).await;
+        false
+    }
+
+    /// Tells why (when it is worth telling) and removes the service; the next round
+    /// starts a fresh one.
+    async fn restart(&mut self, why: &Why, reporters: &mut Reporters) {
+        if let Some(mut message) = why.note() {
+            if let (Why::Exited { .. }, Some(running)) = (why, &self.service) {
+                let tail = running.guard.log_tail(DEATH_LOG).await;
+                message.push_str(". Its last lines:\n");
+                message.push_str(
+                    &tail
+                        .iter()
+                        .map(|l| format!("  | {l}"))
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                );
+            }
+            reporters.emit(Event::Note { message });
+        }
+        self.stop().await;
+    }
+
+    /// Sends the reload action and waits for its proof.
+    async fn reload(&mut self, spec: &ReloadSpec) -> Reloaded {
+        let Some(running) = self.service.as_mut() else {
+            return Reloaded::Failed("the service is gone".to_owned());
+        };
+        let unproven = Reloaded::Unproven {
+            within: spec.timeout(),
+        };
+        let mark = running.log.as_ref().map_or(0, |log| log.len());
+        running.log_mark = mark;
+        if let Some(signal) = &spec.signal {
+            if let Err(e) = running.guard.signal(signal).await {
+                return Reloaded::Failed(AppError::from(e).to_string());
+            }
+        } else if let Some(command) = &spec.exec {
+            match running.guard.exec(command, &[], spec.timeout()).await {
+                Ok(out) if out.status == 0 => {}
+                Ok(_) => return unproven,
+                Err(e) => return Reloaded::Failed(AppError::from(e).to_string()),
+            }
+        }
+        match (&spec.log, &running.log) {
+            (Some(pattern), Some(log)) if !log.wait_for(&pattern.0, mark, spec.timeout()).await => {
+                unproven
+            }
+            _ => Reloaded::Proven,
+        }
+    }
+}
+
+/// What watch saw of the warm service just now, for the policy.
+struct Observed {
+    exited: Option<i64>,
+    /// The image's name, when it stands for another image now.
+    image_changed: Option<String>,
+    replaced: Option<PathBuf>,
+}
+
+impl Observed {
+    fn service(&self) -> policy::Service<'_> {
+        policy::Service::Warm(policy::Health {
+            exited: self.exited,
+            image_changed: self.image_changed.as_deref(),
+            replaced: self.replaced.as_deref(),
+        })
+    }
+}
+
+async fn image_changed(running: &Running) -> bool {
+    match crate::runtime::image_facts(&running.engine, &running.image.name).await {
+        Ok(Some(now)) => now.id != running.image.id,
+        Ok(None) | Err(_) => false,
+    }
 }
 
 /// Watches the whole project; every event that can change a file goes to `tx`.
@@ -262,46 +422,6 @@ impl Root {
     }
 }
 
-/// The DNS checks the service answered in `before` and fails in `after`.
-fn lost_answers<'a>(before: &Replies, after: &'a Replies) -> Vec<(&'a (String, String), Reply)> {
-    after
-        .iter()
-        .filter(|(check, reply)| {
-            **reply != Reply::Answered && before.get(*check) == Some(&Reply::Answered)
-        })
-        .map(|(check, reply)| (check, *reply))
-        .collect()
-}
-
-/// The first few lost answers, for a note.
-fn describe_lost(lost: &[(&(String, String), Reply)]) -> String {
-    const SHOWN: usize = 3;
-    let mut text = lost
-        .iter()
-        .take(SHOWN)
-        .map(|((_, name), reply)| {
-            let got = match reply {
-                Reply::Refused => "SERVFAIL or REFUSED",
-                Reply::Silent | Reply::Answered => "no answer",
-            };
-            format!("{name}: {got}")
-        })
-        .collect::<Vec<_>>()
-        .join("; ");
-    if lost.len() > SHOWN {
-        text.push_str(&format!("; {} more", lost.len() - SHOWN));
-    }
-    text
-}
-
-fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
-    }
-}
-
 /// Whether an event can have changed what a file holds. Reading a file is an event too
 /// (the service itself reads the mounted files on every reload); it must not trigger a run.
 fn changes_content(kind: &notify::EventKind) -> bool {
@@ -327,122 +447,6 @@ fn plan_for(config: &Config, job: &WatchJob) -> Result<Plan, AppError> {
     let task = plan::find_task(config, &job.task)?;
     let args = plan::bind_args(task, &job.args, &mut |_| None)?;
     Ok(plan::plan(config, task, args)?)
-}
-
-fn reporters(options: &Options) -> Reporters {
-    crate::app::reporters(options)
-}
-
-/// Gets the warm service ready for a run: reload it, or make way for a fresh one.
-/// Whether the run goes on in the warm container, reloaded.
-async fn prepare_service(
-    config: &Config,
-    pending: &Pending,
-    warm: &mut Warm,
-    reporters: &mut Reporters,
-) -> bool {
-    let change = pending.change;
-    let Some(running) = warm.service.as_mut() else {
-        return false;
-    };
-    let mut restart = change != Change::Reload;
-    if !restart {
-        if let Some(status) = running.guard.exit_status().await {
-            reporters.emit(Event::Note {
-                message: format!(
-                    "the service had exited (status {status}); starting it again. Its last lines:\n{}",
-                    running
-                        .guard
-                        .log_tail(DEATH_LOG)
-                        .await
-                        .iter()
-                        .map(|l| format!("  | {l}"))
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                ),
-            });
-            restart = true;
-        }
-    }
-    if !restart && image_changed(running).await {
-        reporters.emit(Event::Note {
-            message: format!(
-                "image {} changed; starting a fresh container",
-                running.image.name
-            ),
-        });
-        restart = true;
-    }
-    if !restart {
-        if let Some(gone) = warm.directories.as_ref().and_then(Directories::replaced) {
-            reporters.emit(Event::Note {
-                message: format!(
-                    "{} was removed or replaced, and the service may hold the old one; \
-                     starting a fresh container",
-                    dirs::describe(gone)
-                ),
-            });
-            restart = true;
-        }
-    }
-    let reload = config.service.as_ref().and_then(|s| s.reload.as_ref());
-    if !restart {
-        match reload {
-            Some(spec) => match apply_reload(running, spec.get_ref()).await {
-                Ok(true) => warm.reloaded_at = Some(Instant::now()),
-                // A change queued during the last run may have been read by that run's
-                // reload already; a daemon with nothing new to read says nothing.
-                Ok(false) if warm.reloaded_at.is_some_and(|at| pending.latest < at) => {}
-                Ok(false) => {
-                    reporters.emit(Event::Note {
-                        message: format!(
-                            "the reload did not take effect within {:?}; starting a fresh container",
-                            spec.get_ref().timeout()
-                        ),
-                    });
-                    restart = true;
-                }
-                Err(e) => {
-                    reporters.emit(Event::Note {
-                        message: format!("reload failed ({e}); starting a fresh container"),
-                    });
-                    restart = true;
-                }
-            },
-            None => restart = true,
-        }
-    }
-    if restart {
-        warm.stop().await;
-    }
-    !restart
-}
-
-async fn image_changed(running: &Running) -> bool {
-    let engine = &running.engine;
-    let request = engine.docker.inspect_image(&running.image.name);
-    match engine.call("inspecting the image", request).await {
-        Ok(inspect) => inspect.id.is_some_and(|id| id != running.image.id),
-        Err(_) => false,
-    }
-}
-
-/// Sends the reload and waits for its proof. `Ok(false)`: no proof in time.
-async fn apply_reload(running: &mut Running, spec: &ReloadSpec) -> Result<bool, AppError> {
-    let mark = running.log.as_ref().map_or(0, |log| log.len());
-    running.log_mark = mark;
-    if let Some(signal) = &spec.signal {
-        running.guard.signal(signal).await?;
-    } else if let Some(command) = &spec.exec {
-        let out = running.guard.exec(command, &[], spec.timeout()).await?;
-        if out.status != 0 {
-            return Ok(false);
-        }
-    }
-    match (&spec.log, &running.log) {
-        (Some(pattern), Some(log)) => Ok(log.wait_for(&pattern.0, mark, spec.timeout()).await),
-        _ => Ok(true),
-    }
 }
 
 /// A change waiting for its run.
@@ -586,26 +590,6 @@ async fn wait_for_change(
     }
 }
 
-/// One screen per run: cleared (unless --no-clear), then task, time and trigger.
-fn header(job: &WatchJob, trigger: &str) {
-    if job.options.json() {
-        return;
-    }
-    let term = Term::stdout();
-    if job.clear && term.is_term() {
-        let _ = term.clear_screen();
-    }
-    let _ = term.write_line(
-        &style(format!(
-            "── devloop watch · {} · {} · {trigger}",
-            job.task,
-            local_time()
-        ))
-        .bold()
-        .to_string(),
-    );
-}
-
 /// The local wall-clock time as HH:MM:SS.
 fn local_time() -> String {
     let now = std::time::SystemTime::now()
@@ -624,51 +608,4 @@ fn local_time() -> String {
         tm
     };
     format!("{:02}:{:02}:{:02}", tm.tm_hour, tm.tm_min, tm.tm_sec)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn replies(entries: &[(&str, Reply)]) -> Replies {
-        entries
-            .iter()
-            .map(|(name, reply)| (("test:lists".to_owned(), (*name).to_owned()), *reply))
-            .collect()
-    }
-
-    #[test]
-    fn a_name_answered_before_and_failed_after_the_reload_is_lost() {
-        let before = replies(&[
-            ("bl", Reply::Answered),
-            ("wl", Reply::Answered),
-            ("txt", Reply::Answered),
-            ("broken before", Reply::Refused),
-        ]);
-        let after = replies(&[
-            ("bl", Reply::Refused),
-            ("wl", Reply::Silent),
-            ("txt", Reply::Answered),
-            ("broken before", Reply::Refused),
-            ("new check", Reply::Refused),
-        ]);
-        let lost: Vec<(&str, Reply)> = lost_answers(&before, &after)
-            .into_iter()
-            .map(|((_, name), reply)| (name.as_str(), reply))
-            .collect();
-        assert_eq!(lost, [("bl", Reply::Refused), ("wl", Reply::Silent)]);
-        assert_eq!(
-            describe_lost(&lost_answers(&before, &after)),
-            "bl: SERVFAIL or REFUSED; wl: no answer"
-        );
-    }
-
-    #[test]
-    fn an_answer_that_changed_is_no_lost_answer() {
-        // NXDOMAIN where there was an address is the daemon answering: the change itself.
-        let before = replies(&[("bl", Reply::Answered)]);
-        let after = replies(&[("bl", Reply::Answered)]);
-        assert!(lost_answers(&before, &after).is_empty());
-        assert!(lost_answers(&Replies::new(), &replies(&[("bl", Reply::Refused)])).is_empty());
-    }
 }
